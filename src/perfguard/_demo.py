@@ -1,0 +1,126 @@
+"""`perfguard demo`: a small simulated service, an injected slowdown, and its recovery.
+
+Call durations are drawn from seeded distributions (nothing sleeps per call); phases are
+paced in real time only so a person can watch the alerts arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from ._events import DegradationEvent
+from ._report import format_seconds, stats_table
+from ._tracker import PerformanceTracker
+
+
+@dataclass(frozen=True)
+class SimulatedOperation:
+    name: str
+    median: float  # seconds
+    spread: float  # sigma of ln(duration)
+    error_rate: float
+    second_mode: tuple[float, float] | None = None  # (share, median) of a slower mode
+
+    def draw(self, rng: random.Random, slowdown: float, extra_errors: float) -> tuple[float, bool]:
+        median = self.median
+        if self.second_mode is not None and rng.random() < self.second_mode[0]:
+            median = self.second_mode[1]
+        duration = rng.lognormvariate(0.0, self.spread) * median * slowdown
+        success = rng.random() >= self.error_rate + extra_errors
+        return duration, success
+
+
+SERVICE = (
+    SimulatedOperation("db.query", 0.008, 0.35, 0.002),
+    SimulatedOperation("cache.get", 0.0004, 0.3, 0.0, second_mode=(0.1, 0.003)),
+    SimulatedOperation("payments.api", 0.045, 0.45, 0.005),
+    SimulatedOperation("render.page", 0.012, 0.25, 0.0),
+)
+
+
+@dataclass(frozen=True)
+class Phase:
+    title: str
+    calls_per_operation: int
+    slowdown: dict[str, float]
+    extra_errors: dict[str, float]
+
+
+PHASES = (
+    Phase("warm-up: learning baselines", 1500, {}, {}),
+    Phase("steady traffic", 1500, {}, {}),
+    Phase("incident: db.query 2.5x slower, more failures", 1500,
+          {"db.query": 2.5}, {"db.query": 0.05}),
+    Phase("fix deployed: back to normal", 3000, {}, {}),
+)
+
+
+def run_demo(
+    output: Path, *, seconds: float = 4.0, seed: int = 7, out: TextIO = sys.stdout
+) -> int:
+    rng = random.Random(seed)
+    alerts: Counter[str] = Counter()
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        print(f"[{time.monotonic() - started:5.2f}s] {text}", file=out, flush=True)
+
+    def on_alert(event: DegradationEvent) -> None:
+        if event.kind == "degraded":
+            alerts[event.operation] += 1
+            say(f"ALERT    {event.describe()}")
+        else:
+            say(f"RESOLVED {event.describe()}")
+
+    # Slow-call warnings go to the perfguard logger; the demo shows the alerts instead.
+    logging.getLogger("perfguard").setLevel(logging.ERROR)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.exists():
+        output.unlink()  # a demo starts from scratch
+    tracker = PerformanceTracker(storage=output, on_alert=on_alert, autosave_interval=None)
+    pace = seconds / sum(p.calls_per_operation for p in PHASES)
+    with tracker:
+        for phase in PHASES:
+            say(f"--- {phase.title}")
+            _run_phase(tracker, phase, rng, pace)
+            states = ", ".join(f"{n}={tracker.state(n)}" for n in tracker.operations())
+            say(f"    states: {states}")
+        say(f"baselines saved to {output}")
+    all_stats = [tracker.stats(name) for name in tracker.operations()]
+    print(file=out)
+    print(stats_table(all_stats, alerts), file=out)
+    db = tracker.stats("db.query")
+    print(
+        f"\ndb.query: baseline p95 {format_seconds(db['baseline']['p95'])}; "
+        f"{alerts['db.query']} alert(s); state now {db['state']}. "
+        f"Inspect the file with: perfguard show {output}",
+        file=out,
+    )
+    return 0
+
+
+def _run_phase(
+    tracker: PerformanceTracker, phase: Phase, rng: random.Random, pace: float
+) -> None:
+    chunk = 100
+    sleep: Callable[[float], None] = time.sleep
+    for start in range(0, phase.calls_per_operation, chunk):
+        for _ in range(min(chunk, phase.calls_per_operation - start)):
+            for operation in SERVICE:
+                duration, success = operation.draw(
+                    rng,
+                    phase.slowdown.get(operation.name, 1.0),
+                    phase.extra_errors.get(operation.name, 0.0),
+                )
+                tracker.record(operation.name, duration, success=success)
+        for operation in SERVICE:
+            tracker.state(operation.name)  # let alerts surface as they happen
+        sleep(pace * chunk)  # pacing for the viewer only; no decision depends on it

@@ -1,0 +1,63 @@
+"""Alert events: what a transition of an operation's state tells the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EventKind = Literal["degraded", "recovered"]
+Signal = Literal["latency", "tail", "errors"]
+
+
+@dataclass(frozen=True)
+class DegradationEvent:
+    """One state transition of one operation.
+
+    effect_ratio: how much worse the signal is than its baseline (current / baseline;
+        for errors, current error rate / baseline error rate).
+    evidence: the statistic that decided, its threshold and the test's name.
+    started_at_sample / started_at_time: where the detector places the start of the
+        episode (the first sample of the block in which its evidence began to accumulate).
+    """
+
+    operation: str
+    kind: EventKind
+    signals: tuple[Signal, ...]
+    baseline: Mapping[str, float]
+    current: Mapping[str, float]
+    effect_ratio: float
+    evidence: Mapping[str, Any]
+    sample_index: int
+    time: float
+    started_at_sample: int
+    started_at_time: float
+    exemplars: tuple[Mapping[str, Any], ...] = field(default=())
+
+    @property
+    def signal(self) -> Signal:
+        """The main signal (the first that decided)."""
+        return self.signals[0]
+
+    def describe(self) -> str:
+        """A one-line human summary, as logged."""
+        if self.kind == "degraded":
+            return (
+                f"Operation {self.operation} degraded ({', '.join(self.signals)}): "
+                f"{_summary(self.current)} vs baseline {_summary(self.baseline)}, "
+                f"x{self.effect_ratio:.2f}, since sample {self.started_at_sample}"
+            )
+        return (
+            f"Operation {self.operation} recovered: {_summary(self.current)} vs baseline "
+            f"{_summary(self.baseline)} (episode began at sample {self.started_at_sample})"
+        )
+
+
+def _summary(figures: Mapping[str, float]) -> str:
+    parts = []
+    for key in ("p50", "p95", "p99"):
+        if key in figures:
+            parts.append(f"{key} {figures[key] * 1000:.1f}ms")
+    if "error_rate" in figures:
+        parts.append(f"errors {figures['error_rate']:.1%}")
+    return ", ".join(parts)

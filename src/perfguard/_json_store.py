@@ -1,0 +1,207 @@
+"""The default baseline store: one JSON file (gzip-compressed when it ends in ".gz").
+
+Writes are atomic: a temporary file in the same folder, fsync, `os.replace`, fsync of the
+folder, so a crash leaves either the old or the new complete file. A file that cannot be
+parsed is moved aside (never overwritten before it was read) with one warning naming it.
+A file written by a newer schema is refused and left untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._baseline import Baseline
+from ._errors import IncompatibleStorageError, StorageError
+
+SCHEMA_NAME = "perfguard.baselines"
+SCHEMA_VERSION = 1
+_TEMP_MARKER = ".tmp-"
+
+logger = logging.getLogger("perfguard")
+
+
+class CorruptFileError(ValueError):
+    """The file's content is not a baseline file of a known schema."""
+
+
+class JsonFileStore:
+    """Baselines in one JSON file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = Path(path)
+
+    @property
+    def location(self) -> str:
+        return str(self._path)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def compressed(self) -> bool:
+        return self._path.name.endswith(".gz")
+
+    # -- reading -------------------------------------------------------------------------
+
+    def load(self) -> dict[str, Baseline]:
+        """The stored baselines; {} when the file is missing or had to be set aside."""
+        self._remove_stray_temp_files()
+        try:
+            raw = self._path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            self._set_aside(f"cannot be read ({exc.strerror or exc})")
+            return {}
+        try:
+            return parse_document(raw, compressed=self.compressed, source=self.location)
+        except CorruptFileError as exc:
+            self._set_aside(str(exc))
+            return {}
+
+    def _set_aside(self, reason: str) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        aside = self._path.with_name(f"{self._path.name}.corrupt-{stamp}-{secrets.token_hex(3)}")
+        try:
+            os.replace(self._path, aside)
+        except OSError as exc:
+            logger.warning(
+                "perfguard baseline file %s %s; starting fresh, and it could not be moved "
+                "aside (%s)",
+                self.location,
+                reason,
+                exc.strerror or exc,
+            )
+            return
+        logger.warning(
+            "perfguard baseline file %s %s; moved aside to %s and starting fresh",
+            self.location,
+            reason,
+            aside,
+        )
+
+    def _remove_stray_temp_files(self) -> None:
+        """Remove temp files left by a writer that crashed (its pid is gone)."""
+        folder = self._path.parent
+        prefix = f".{self._path.name}{_TEMP_MARKER}"
+        try:
+            candidates = [p for p in folder.iterdir() if p.name.startswith(prefix)]
+        except OSError:
+            return
+        for candidate in candidates:
+            pid_text = candidate.name[len(prefix) :].split(".", 1)[0]
+            if pid_text.isdigit() and _pid_alive(int(pid_text)):
+                continue
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def save(self, baselines: Mapping[str, Baseline]) -> None:
+        """Write every baseline atomically; raises StorageError naming the path."""
+        payload = self.render(baselines)
+        folder = self._path.parent
+        temp = folder / f".{self._path.name}{_TEMP_MARKER}{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self._path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise StorageError(self.location, f"cannot be written ({exc.strerror or exc})") from exc
+        _fsync_folder(folder)
+
+    def render(self, baselines: Mapping[str, Baseline]) -> bytes:
+        return render_document(baselines, compressed=self.compressed)
+
+
+def render_document(baselines: Mapping[str, Baseline], *, compressed: bool = False) -> bytes:
+    document = {
+        "schema": SCHEMA_NAME,
+        "version": SCHEMA_VERSION,
+        "saved_at": time.time(),
+        "operations": {name: baselines[name].to_dict() for name in sorted(baselines)},
+    }
+    text = json.dumps(document, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    data = text.encode("utf-8")
+    return gzip.compress(data, compresslevel=6, mtime=0) if compressed else data
+
+
+def parse_document(raw: bytes, *, compressed: bool, source: str) -> dict[str, Baseline]:
+    """Validate a baseline document; CorruptFileError says what is wrong."""
+    if compressed or raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise CorruptFileError(f"is not valid gzip ({exc})") from exc
+    try:
+        document: Any = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CorruptFileError(f"is not valid JSON ({exc})") from exc
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA_NAME:
+        raise CorruptFileError(f"is not a perfguard baseline file (no schema {SCHEMA_NAME!r})")
+    version = document.get("version")
+    if type(version) is not int or version < 1:
+        raise CorruptFileError(f"has an invalid schema version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise IncompatibleStorageError(
+            source,
+            f"schema version {version} is newer than this perfguard understands "
+            f"({SCHEMA_VERSION}); upgrade perfguard. The file was left untouched.",
+        )
+    operations = document.get("operations")
+    if not isinstance(operations, dict):
+        raise CorruptFileError("has no 'operations' object")
+    result: dict[str, Baseline] = {}
+    for name, raw_baseline in operations.items():
+        if not name:
+            raise CorruptFileError("has an operation with an empty name")
+        try:
+            result[name] = Baseline.from_dict(raw_baseline)
+        except ValueError as exc:
+            raise CorruptFileError(f"has an invalid baseline for {name!r}: {exc}") from exc
+    return result
+
+
+def _reject_constant(token: str) -> float:
+    raise ValueError(f"non-standard JSON constant {token}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable; not every platform lets a folder be opened."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,353 @@
+"""The state of one operation: buffer, window, counters, baseline and detector.
+
+The tracker's hot path only appends to `pending`. Everything else happens in `absorb()`,
+called under the operation's lock every `batch_size` samples or when figures are asked
+for, so the statistics cost is amortized over many calls and never paid per call.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._baseline import Baseline
+from ._config import TrackerConfig
+from ._detect import BLOCK_SIZE, DetectorSettings, SustainedDetector, Verdict
+from ._quantiles import mean_and_std, quantile
+from ._window import RollingWindow, decode
+
+_INF = math.inf
+
+
+@dataclass(frozen=True)
+class BaselineChange:
+    """A baseline was established or replaced (persistence wants to know)."""
+
+    operation: str
+    reason: str  # "established" | "matured" | "improved" | "accepted"
+    baseline: Baseline
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """The detector decided a transition at `sample_index`."""
+
+    operation: str
+    verdict: Verdict
+    baseline: Baseline
+    sample_index: int
+    exemplars: tuple[Mapping[str, Any], ...]
+
+
+Notification = BaselineChange | StateChange
+
+
+class Operation:
+    """Everything perfguard knows about one named operation."""
+
+    __slots__ = (
+        "_block",
+        "_config",
+        "_detector_settings",
+        "_learning_successes",
+        "_mature",
+        "_next_refresh",
+        "baseline",
+        "degradation_count",
+        "detector",
+        "drain_trigger",
+        "exemplar_floor",
+        "exemplars",
+        "failure_count",
+        "last_seen",
+        "lock",
+        "name",
+        "pending",
+        "pending_failures",
+        "recent_errors",
+        "sample_count",
+        "slow_threshold",
+        "warn_suppressed",
+        "warn_tokens",
+        "warn_window_start",
+        "window",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        config: TrackerConfig,
+        detector_settings: DetectorSettings,
+        baseline: Baseline | None = None,
+    ) -> None:
+        self.name = name
+        self._config = config
+        self._detector_settings = detector_settings
+        self.lock = threading.Lock()
+        self.pending: list[float] = []
+        self.window = RollingWindow(config.window_size)
+        self.sample_count = 0
+        self.failure_count = 0
+        self.degradation_count = 0
+        self.last_seen = 0.0 if baseline is None else baseline.last_seen_at
+        self.exemplars: list[dict[str, Any]] = []
+        self.exemplar_floor = -1.0 if config.exemplars else _INF
+        self.recent_errors: deque[dict[str, Any]] = deque(maxlen=max(config.exemplars, 1))
+        self.warn_tokens = config.warning_burst
+        self.warn_window_start = -_INF
+        self.warn_suppressed = 0
+        self._block: list[float] = []
+        self.pending_failures = 0
+        self.baseline: Baseline | None = None
+        self.detector: SustainedDetector | None = None
+        self.slow_threshold = _INF
+        self.drain_trigger = 1  # learning: absorb every sample so establishment is exact
+        self._learning_successes = 0
+        self._mature = False
+        self._next_refresh = 0
+        if baseline is not None:
+            self._adopt(baseline, mature=True, at_sample=0)
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        if self.baseline is None:
+            return "learning"
+        if self.detector is not None and self.detector.degraded:
+            return "degraded"
+        return "ok"
+
+    def _adopt(self, baseline: Baseline, *, mature: bool, at_sample: int) -> None:
+        config = self._config
+        self.baseline = baseline
+        self._mature = mature
+        if config.threshold == "p95":
+            self.slow_threshold = baseline.p95
+        else:
+            self.slow_threshold = baseline.mean + config.std_multiplier * baseline.std
+        self.drain_trigger = config.batch_size
+        armed = baseline.sample_count >= min(config.detection_min_samples, config.window_size)
+        self.detector = SustainedDetector(baseline, self._detector_settings) if armed else None
+        # A mature baseline (learned from a full window, or restored) is re-examined once
+        # a window; a young one when the number of samples seen has doubled.
+        if mature:
+            self._next_refresh = at_sample + config.window_size
+        else:
+            self._next_refresh = max(2 * at_sample, at_sample + BLOCK_SIZE)
+
+    # -- absorbing samples ---------------------------------------------------------------
+
+    def absorb(self, now: float) -> list[Notification]:
+        """Move pending samples into the statistics. Caller holds `lock`.
+
+        Detector decisions and baseline refreshes happen at block boundaries, fixed by
+        sample index, and see the window as it was at that boundary: the outcome is the
+        same however the stream was cut into batches (tight-loop replay = live traffic).
+        """
+        pending = self.pending
+        count = len(pending)
+        if not count:
+            return []
+        batch = pending[:count]
+        del pending[:count]  # appends racing with us land after `count` and survive
+        self.last_seen = now
+        notes: list[Notification] = []
+        first_index = self.sample_count
+        self.sample_count = first_index + count
+        self.failure_count += self.pending_failures
+        self.pending_failures = 0
+        window = self.window
+        window.extend(batch)
+        if self.baseline is None:
+            self._learn(batch, first_index, now, notes)
+        block = self._block
+        position = 0
+        while position < count:
+            needed = BLOCK_SIZE - len(block)
+            if count - position < needed:
+                block.extend(batch[position:])
+                break
+            if block:
+                block.extend(batch[position : position + needed])
+            else:
+                block = batch[position : position + needed]
+            position += needed
+            self._close_block(block, count - position, now, notes)
+            block = []
+        self._block = block
+        window.compact()
+        return notes
+
+    def _learn(
+        self, batch: list[float], first_index: int, now: float, notes: list[Notification]
+    ) -> None:
+        """Establish the baseline at the exact sample that completes `min_samples`."""
+        needed = self._config.min_samples
+        for offset, value in enumerate(batch):
+            if value >= 0.0:
+                self._learning_successes += 1
+                if self._learning_successes >= needed:
+                    excluding = len(batch) - offset - 1
+                    successful = self.window.successful_durations(excluding)
+                    baseline = Baseline.from_samples(
+                        successful, self.window.failures(excluding), now=now
+                    )
+                    self._adopt(baseline, mature=False, at_sample=first_index + offset + 1)
+                    notes.append(BaselineChange(self.name, "established", baseline))
+                    return
+
+    def _close_block(
+        self, block: list[float], later: int, now: float, notes: list[Notification]
+    ) -> None:
+        """A full block of BLOCK_SIZE samples; `later` samples of the batch follow it."""
+        block_end = self.sample_count - later
+        detector = self.detector
+        if detector is not None:
+            block.sort()
+            failures = bisect_left(block, 0.0) if block[0] < 0.0 else 0
+            successes = block[failures:] if failures else block
+            if detector.observe_block(successes, failures, block_end - BLOCK_SIZE):
+                span = detector.evidence_span(block_end)
+                verdict = detector.decide(self.window.encoded(later)[-span:])
+            else:
+                verdict = None
+            if verdict is not None:
+                notes.append(
+                    StateChange(self.name, verdict, detector.baseline, block_end, tuple(self.exemplars))
+                )
+        if self.baseline is not None and block_end >= self._next_refresh:
+            self._refresh(later, block_end, now, notes)
+
+    def _refresh(self, later: int, at_sample: int, now: float, notes: list[Notification]) -> None:
+        """The documented update rule (docs/baselines.md).
+
+        - never while degraded (the baseline must not absorb a degradation);
+        - while young (learned from fewer samples than a full window): replace it with
+          the estimate from the samples seen since, as their number doubles;
+        - once mature: replace it only when the window is faster by `improvement_ratio`
+          in both p50 and p95; a slower normal is adopted only by accept_baseline().
+        """
+        baseline = self.baseline
+        assert baseline is not None
+        config = self._config
+        if self._mature:
+            self._next_refresh = at_sample + config.window_size
+        else:
+            self._next_refresh = max(2 * at_sample, at_sample + BLOCK_SIZE)
+        if self.detector is not None and self.detector.degraded:
+            return
+        encoded = self.window.encoded(later)
+        successful = [v for v in encoded if v >= 0.0]
+        if len(successful) < config.min_samples:
+            return
+        full = len(encoded) >= config.window_size
+        if self._mature:
+            # Cheap screen first: a full baseline (logs, MAD) only for a real speed-up.
+            ordered = sorted(successful)
+            ratio = config.improvement_ratio
+            if not (
+                quantile(ordered, 0.5) <= ratio * baseline.p50
+                and quantile(ordered, 0.95) <= ratio * baseline.p95
+            ):
+                return
+            reason = "improved"
+        else:
+            reason = "matured"
+        candidate = Baseline.from_samples(
+            successful,
+            len(encoded) - len(successful),
+            now=now,
+            established_at=baseline.established_at,
+        )
+        self._adopt(candidate, mature=self._mature or full, at_sample=at_sample)
+        notes.append(BaselineChange(self.name, reason, candidate))
+
+    def accept_current(self, now: float) -> Baseline:
+        """Adopt the current window as the new normal (explicit; clears degraded)."""
+        successful = self.window.successful_durations()
+        if not successful:
+            raise ValueError("no successful samples in the window")
+        previous = self.baseline
+        established = previous.established_at if previous is not None else now
+        baseline = Baseline.from_samples(
+            successful, self.window.failures(), now=now, established_at=established
+        )
+        self._adopt(baseline, mature=True, at_sample=self.sample_count)
+        return baseline
+
+    # -- figures -------------------------------------------------------------------------
+
+    def figures(self) -> dict[str, Any]:
+        """The stats() dictionary. Caller holds `lock` and has absorbed pending samples."""
+        encoded = self.window.encoded()
+        successful = sorted(v for v in encoded if v >= 0.0)
+        window_failures = len(encoded) - len(successful)
+        total = self.sample_count
+        result: dict[str, Any] = {
+            "operation": self.name,
+            "state": self.state,
+            "sample_count": total,
+            "window_count": len(encoded),
+            "failure_count": self.failure_count,
+            "success_rate": (total - self.failure_count) / total if total else None,
+            "error_rate": self.failure_count / total if total else None,
+            "recent_error_rate": window_failures / len(encoded) if encoded else None,
+            "degradation_count": self.degradation_count,
+            "degradation_rate": self.degradation_count / total if total else None,
+            "slow_threshold": self.slow_threshold if self.slow_threshold != _INF else None,
+        }
+        if successful:
+            mean, std = mean_and_std(successful)
+            for label, q in (("p50", 0.5), ("p75", 0.75), ("p95", 0.95), ("p99", 0.99)):
+                result[f"recent_{label}"] = quantile(successful, q)
+            result["recent_mean"] = mean
+            result["recent_std"] = std
+            result["recent_min"] = successful[0]
+            result["recent_max"] = successful[-1]
+        else:
+            for key in ("p50", "p75", "p95", "p99", "mean", "std", "min", "max"):
+                result[f"recent_{key}"] = None
+        result["baseline"] = None if self.baseline is None else self.baseline.public_dict()
+        detector = self.detector
+        result["degraded_signals"] = list(detector.degraded_signals) if detector else []
+        result["exemplars"] = [dict(e) for e in sorted(self.exemplars, key=_by_duration)]
+        result["recent_errors"] = [dict(e) for e in self.recent_errors]
+        return result
+
+    # -- exemplars -----------------------------------------------------------------------
+
+    def offer_exemplar(self, encoded: float, metadata: Mapping[str, Any], when: float) -> None:
+        """Keep metadata of the slowest recent calls. Caller holds `lock`."""
+        limit = self._config.exemplars
+        if not limit:
+            return
+        index = self.sample_count + len(self.pending)
+        oldest_kept = index - self._config.window_size
+        kept = [e for e in self.exemplars if e["sample"] >= oldest_kept]
+        entry = {
+            "duration": decode(encoded),
+            "success": encoded >= 0.0,
+            "sample": index,
+            "time": when,
+            "metadata": dict(metadata),
+        }
+        if len(kept) < limit:
+            kept.append(entry)
+        else:
+            fastest = min(range(len(kept)), key=lambda i: kept[i]["duration"])
+            if kept[fastest]["duration"] < entry["duration"]:
+                kept[fastest] = entry
+        self.exemplars = kept
+        self.exemplar_floor = (
+            min(e["duration"] for e in kept) if len(kept) >= limit else -1.0
+        )
+
+
+def _by_duration(entry: Mapping[str, Any]) -> float:
+    return -float(entry["duration"])

@@ -1,0 +1,35 @@
+"""Plug-in points, gathered in one module so their contracts are read in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ._baseline import Baseline
+    from ._events import DegradationEvent
+
+
+class Clock(Protocol):
+    """Source of time. `perf()` is monotonic seconds; `wall()` is Unix epoch seconds."""
+
+    def perf(self) -> float: ...
+
+    def wall(self) -> float: ...
+
+
+class BaselineStore(Protocol):
+    """Where baselines live between runs. Knows only serialized baselines."""
+
+    @property
+    def location(self) -> str: ...
+
+    def load(self) -> Mapping[str, Baseline]: ...
+
+    def save(self, baselines: Mapping[str, Baseline]) -> None: ...
+
+
+class AlertSink(Protocol):
+    """Receives every state transition of every operation."""
+
+    def __call__(self, event: DegradationEvent) -> Any: ...

@@ -1,0 +1,603 @@
+"""PerformanceTracker: the public face of perfguard.
+
+The per-call path (`record`, the decorator, `measure`) validates, looks the operation up
+and appends one float to its pending buffer. Statistics, baselines and detection run in
+`Operation.absorb` every `batch_size` calls or when figures are asked for, and their
+notifications (log lines, callbacks, autosave) are dispatched after the operation's lock
+is released. The async API is a thin shell over this synchronous core.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import math
+import os
+import secrets
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+from ._baseline import Baseline
+from ._clock import SystemClock
+from ._config import ThresholdMode, TrackerConfig
+from ._detect import DetectorSettings
+from ._errors import (
+    InvalidDurationError,
+    InvalidOperationNameError,
+    PerfguardError,
+    StorageError,
+    TimerAlreadyEndedError,
+    TooManyOpenTimersError,
+    UnknownOperationError,
+    UnknownTimerError,
+)
+from ._events import DegradationEvent
+from ._json_store import JsonFileStore
+from ._operation import BaselineChange, Notification, Operation, StateChange
+from ._protocols import AlertSink, BaselineStore, Clock
+from ._timing import P, Timer, default_name, is_async_callable, wrap_async, wrap_sync
+from ._window import encode_failure
+
+R = TypeVar("R")
+logger = logging.getLogger("perfguard")
+_INF = math.inf
+
+
+class PerformanceTracker:
+    """Times named operations, learns their baselines and reports degradation.
+
+    storage: None (in memory), a path (JSON file; ".json.gz" compressed) or a
+        BaselineStore. Baselines load at construction and are saved (debounced, in a
+        background thread) when established or updated, and on close() or exit.
+    Unknown operations: stats(), state() and baseline() raise UnknownOperationError.
+    """
+
+    def __init__(
+        self,
+        storage: str | os.PathLike[str] | BaselineStore | None = None,
+        window_size: int = 1000,
+        min_samples: int = 10,
+        threshold: ThresholdMode = "stddev",
+        std_multiplier: float = 2.0,
+        *,
+        on_alert: AlertSink | None = None,
+        clock: Clock | None = None,
+        retention_seconds: float | None = None,
+        autosave_interval: float | None = 5.0,
+        config: TrackerConfig | None = None,
+        detector_settings: DetectorSettings | None = None,
+    ) -> None:
+        if config is None:
+            config = TrackerConfig(
+                window_size=window_size,
+                min_samples=min_samples,
+                threshold=threshold,
+                std_multiplier=std_multiplier,
+                retention_seconds=retention_seconds,
+                autosave_interval=autosave_interval,
+            )
+        self.config = config
+        self._detector_settings = detector_settings or DetectorSettings()
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._perf_function: Callable[[], float] = self._clock.perf
+        self._operations: dict[str, Operation] = {}
+        self._operations_lock = threading.Lock()
+        self._alert_sinks: list[AlertSink] = [] if on_alert is None else [on_alert]
+        self._timer_token = secrets.token_hex(4)
+        self._timer_counter = itertools.count()
+        self._open_timers: dict[str, tuple[str, float, Mapping[str, Any] | None]] = {}
+        self._closed = False
+        self._store: BaselineStore | None = _make_store(storage)
+        self._save_lock = threading.Lock()
+        self._autosaver: _AutoSaver | None = None
+        if self._store is not None:
+            self._restore(self._store.load())
+            if config.autosave_interval is not None:
+                self._autosaver = _AutoSaver(self, config.autosave_interval)
+            _register_for_exit(self)
+
+    # -- recording: the hot path ---------------------------------------------------------
+
+    def record(
+        self,
+        name: str,
+        duration: float,
+        success: bool = True,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record one finished call of `name` that took `duration` seconds."""
+        try:
+            valid = 0.0 <= duration < _INF
+        except TypeError:
+            valid = False
+        if not valid or duration.__class__ is bool:
+            raise InvalidDurationError(str(name), duration)
+        # The common case inlined (a call saved is ~15% of the budget).
+        try:
+            op = self._operations.get(name)
+        except TypeError:  # unhashable name
+            raise InvalidOperationNameError(name) from None
+        if op is None:
+            op = self._operation_for(name)
+        if success and metadata is None and duration <= op.slow_threshold:
+            pending = op.pending
+            pending.append(duration)
+            if len(pending) >= op.drain_trigger:
+                self._absorb_if_free(op)
+        else:
+            self._record_notable(op, duration, success, metadata)
+
+    def _record_outcome(
+        self, name: str, duration: float, success: bool, metadata: Mapping[str, Any] | None
+    ) -> None:
+        try:
+            op = self._operations.get(name)
+        except TypeError:  # unhashable name
+            raise InvalidOperationNameError(name) from None
+        if op is None:
+            op = self._operation_for(name)
+        if success and metadata is None and duration <= op.slow_threshold:
+            pending = op.pending
+            pending.append(duration)
+            if len(pending) >= op.drain_trigger:
+                self._absorb_if_free(op)
+        else:
+            self._record_notable(op, duration, success, metadata)
+
+    def _record_notable(
+        self, op: Operation, duration: float, success: bool, metadata: Mapping[str, Any] | None
+    ) -> None:
+        """Failures, slow calls and calls with metadata: rare enough to take the lock."""
+        warning: str | None = None
+        now = self._clock.wall()
+        with op.lock:
+            if success:
+                encoded = duration
+                op.pending.append(encoded)
+                if duration > op.slow_threshold:
+                    op.degradation_count += 1
+                    warning = self._slow_call_warning(op, duration)
+                if metadata is not None and duration > op.exemplar_floor:
+                    op.offer_exemplar(encoded, metadata, now)
+            else:
+                encoded = encode_failure(duration)
+                op.pending.append(encoded)
+                op.pending_failures += 1
+                error = {"duration": duration, "time": now, "metadata": dict(metadata or {})}
+                op.recent_errors.append(error)
+            absorb_now = len(op.pending) >= op.drain_trigger
+        if warning is not None:
+            logger.warning(warning)
+        if absorb_now:
+            self._absorb_if_free(op)
+
+    def _slow_call_warning(self, op: Operation, duration: float) -> str | None:
+        """Rate-limited per operation: `warning_burst` per `warning_interval` seconds."""
+        config = self.config
+        now = self._clock.perf()
+        if now - op.warn_window_start >= config.warning_interval:
+            suppressed = op.warn_suppressed
+            op.warn_window_start = now
+            op.warn_tokens = config.warning_burst
+            op.warn_suppressed = 0
+        else:
+            suppressed = 0
+        if op.warn_tokens <= 0:
+            op.warn_suppressed += 1
+            return None
+        op.warn_tokens -= 1
+        baseline = op.baseline
+        assert baseline is not None  # a finite threshold implies a baseline
+        message = (
+            f"Performance degradation detected for {op.name}: {duration:.3f}s "
+            f"(baseline p95: {baseline.p95:.3f}s, threshold: {op.slow_threshold:.3f}s)"
+        )
+        if suppressed:
+            message += f" [{suppressed} similar warnings suppressed]"
+        return message
+
+    def _operation_for(self, name: str) -> Operation:
+        if not isinstance(name, str) or not name:
+            raise InvalidOperationNameError(name)
+        with self._operations_lock:
+            op = self._operations.get(name)
+            if op is None:
+                op = Operation(name, self.config, self._detector_settings)
+                self._operations[name] = op
+            return op
+
+    def _absorb_if_free(self, op: Operation) -> None:
+        """Absorb unless another thread is already at it (it will take our samples)."""
+        if not op.lock.acquire(blocking=False):
+            return
+        try:
+            notes = op.absorb(self._clock.wall())
+        finally:
+            op.lock.release()
+        if notes:
+            self._dispatch(notes)
+
+    def _absorbed(self, name: str) -> Operation:
+        """The operation with every pending sample absorbed (for reads)."""
+        op = self._lookup(name)
+        with op.lock:
+            notes = op.absorb(self._clock.wall())
+        if notes:
+            self._dispatch(notes)
+        return op
+
+    def _lookup(self, name: str) -> Operation:
+        try:
+            op = self._operations.get(name)
+        except TypeError:
+            raise InvalidOperationNameError(name) from None
+        if op is None:
+            if not isinstance(name, str) or not name:
+                raise InvalidOperationNameError(name)
+            raise UnknownOperationError(name)
+        return op
+
+    def _perf(self) -> Callable[[], float]:
+        return self._perf_function
+
+    # -- notifications -------------------------------------------------------------------
+
+    def _dispatch(self, notes: list[Notification]) -> None:
+        baseline_changed = False
+        for note in notes:
+            if isinstance(note, BaselineChange):
+                baseline_changed = True
+                logger.debug(
+                    "Baseline %s for %s: p50 %.6fs, p95 %.6fs from %d samples",
+                    note.reason,
+                    note.operation,
+                    note.baseline.p50,
+                    note.baseline.p95,
+                    note.baseline.sample_count,
+                )
+            elif isinstance(note, StateChange):
+                self._emit(_event_from(note, self._clock.wall()))
+        if baseline_changed and self._autosaver is not None:
+            self._autosaver.mark_dirty()
+
+    def _emit(self, event: DegradationEvent) -> None:
+        if event.kind == "degraded":
+            logger.warning(event.describe())
+        else:
+            logger.info(event.describe())
+        for sink in list(self._alert_sinks):
+            try:
+                sink(event)
+            except Exception:
+                logger.exception("perfguard alert callback %r failed", sink)
+
+    def on_alert(self, callback: AlertSink) -> AlertSink:
+        """Register a callback for every state transition; usable as a decorator."""
+        if not callable(callback):
+            raise TypeError(f"on_alert callback must be callable, got {callback!r}")
+        self._alert_sinks.append(callback)
+        return callback
+
+    # -- timing APIs ---------------------------------------------------------------------
+
+    @overload
+    def time_operation(self, name: Callable[P, R]) -> Callable[P, R]: ...
+
+    @overload
+    def time_operation(
+        self, name: str | None = None
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def time_operation(self, name: Any = None) -> Any:
+        """Decorator timing every call of a sync or async function.
+
+        `@tracker.time_operation`, `@tracker.time_operation()` and
+        `@tracker.time_operation("name")` all work; the default name is the function's
+        qualified name. Exceptions are recorded as failures and re-raised unchanged.
+        """
+        if callable(name):
+            return self._decorate(default_name(name), name)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise InvalidOperationNameError(name)
+        chosen: str | None = name
+
+        def decorator(fn: Callable[P, R]) -> Callable[P, R]:
+            return self._decorate(chosen or default_name(fn), fn)
+
+        return decorator
+
+    def _decorate(self, name: str, fn: Callable[P, R]) -> Callable[P, R]:
+        if is_async_callable(fn):
+            return wrap_async(self, name, fn)  # type: ignore[arg-type, return-value]
+        return wrap_sync(self, name, fn)
+
+    def measure(self, name: str, metadata: Mapping[str, Any] | None = None) -> Timer:
+        """A timer for a block: `with tracker.measure("op") as t: ...` (or `async with`)."""
+        if not isinstance(name, str) or not name:
+            raise InvalidOperationNameError(name)
+        return Timer(self, name, metadata)
+
+    def start(self, name: str, metadata: Mapping[str, Any] | None = None) -> str:
+        """Start a timer; returns its id for end()."""
+        if not isinstance(name, str) or not name:
+            raise InvalidOperationNameError(name)
+        if len(self._open_timers) >= self.config.max_open_timers:
+            raise TooManyOpenTimersError(name, self.config.max_open_timers)
+        timer_id = f"{self._timer_token}-{next(self._timer_counter)}"
+        self._open_timers[timer_id] = (name, self._perf_function(), metadata)
+        return timer_id
+
+    def end(
+        self,
+        timer_id: str,
+        success: bool = True,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> float:
+        """End a timer started by start(); records and returns its duration in seconds."""
+        try:
+            entry = self._open_timers.pop(timer_id, None)
+        except TypeError:
+            raise UnknownTimerError(timer_id) from None
+        if entry is None:
+            raise self._timer_error(timer_id)
+        name, started, start_metadata = entry
+        duration = max(0.0, self._perf_function() - started)
+        merged: Mapping[str, Any] | None = start_metadata
+        if metadata:
+            merged = {**(start_metadata or {}), **metadata}
+        self._record_outcome(name, duration, bool(success), merged)
+        return duration
+
+    def _timer_error(self, timer_id: object) -> PerfguardError:
+        if isinstance(timer_id, str):
+            token, _, number = timer_id.partition("-")
+            if token == self._timer_token and number.isdigit():
+                issued = int(number) < self._issued_timers()
+                if issued:
+                    return TimerAlreadyEndedError(timer_id)
+        return UnknownTimerError(timer_id)
+
+    def _issued_timers(self) -> int:
+        # itertools.count has no peek; its repr holds the next value ("count(7)").
+        return int(repr(self._timer_counter)[6:-1])
+
+    async def start_operation(
+        self, name: str, metadata: Mapping[str, Any] | None = None
+    ) -> str:
+        """Async twin of start()."""
+        return self.start(name, metadata)
+
+    async def end_operation(
+        self,
+        timer_id: str,
+        success: bool = True,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> float:
+        """Async twin of end()."""
+        return self.end(timer_id, success, metadata)
+
+    async def get_operation_stats(self, name: str) -> dict[str, Any]:
+        """Async twin of stats()."""
+        return self.stats(name)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def stats(self, name: str) -> dict[str, Any]:
+        """Figures for one operation (see the README for every key)."""
+        op = self._absorbed(name)
+        with op.lock:
+            return op.figures()
+
+    def state(self, name: str) -> str:
+        """"learning", "ok" or "degraded"."""
+        return self._absorbed(name).state
+
+    def baseline(self, name: str) -> Baseline | None:
+        """The current baseline of an operation, None while it is learning."""
+        return self._absorbed(name).baseline
+
+    def operations(self) -> list[str]:
+        """Names of every operation known (recorded or restored), sorted."""
+        return sorted(self._operations)
+
+    def accept_baseline(self, name: str) -> Baseline:
+        """Adopt the operation's current window as its new normal, explicitly."""
+        op = self._absorbed(name)
+        with op.lock:
+            try:
+                baseline = op.accept_current(self._clock.wall())
+            except ValueError:
+                raise UnknownOperationError(name) from None
+        self._dispatch([BaselineChange(name, "accepted", baseline)])
+        return baseline
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def _restore(self, baselines: Mapping[str, Baseline]) -> None:
+        cutoff = self._retention_cutoff()
+        for name, baseline in baselines.items():
+            if cutoff is not None and baseline.last_seen_at < cutoff:
+                continue
+            self._operations[name] = Operation(
+                name, self.config, self._detector_settings, baseline
+            )
+
+    def _retention_cutoff(self) -> float | None:
+        retention = self.config.retention_seconds
+        return None if retention is None else self._clock.wall() - retention
+
+    def snapshot_baselines(self) -> dict[str, Baseline]:
+        """Every established baseline, stamped with when its operation was last seen."""
+        cutoff = self._retention_cutoff()
+        result: dict[str, Baseline] = {}
+        for name in list(self._operations):
+            op = self._operations[name]
+            with op.lock:
+                notes = op.absorb(self._clock.wall())
+                baseline = op.baseline
+                last_seen = op.last_seen
+            if notes:
+                self._dispatch(notes)
+            if baseline is None:
+                continue
+            stamped = baseline.seen_at(max(last_seen, baseline.last_seen_at))
+            if cutoff is not None and stamped.last_seen_at < cutoff:
+                continue
+            result[name] = stamped
+        return result
+
+    def save(self) -> None:
+        """Write every baseline to storage now (no-op without storage).
+
+        Raises StorageError naming the path when the write fails; the old file is left
+        as it was and recording goes on in memory.
+        """
+        if self._store is None:
+            return
+        with self._save_lock:
+            self._store.save(self.snapshot_baselines())
+
+    def close(self) -> None:
+        """Stop the background saver and save a last time. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._autosaver is not None:
+            self._autosaver.stop()
+        self.save()
+
+    @property
+    def storage_location(self) -> str | None:
+        return None if self._store is None else self._store.location
+
+    def __enter__(self) -> PerformanceTracker:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> PerformanceTracker:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _make_store(storage: str | os.PathLike[str] | BaselineStore | None) -> BaselineStore | None:
+    if storage is None:
+        return None
+    if isinstance(storage, (str, os.PathLike)):
+        text = os.fspath(storage)
+        if not text:
+            raise StorageError(text, "an empty path; pass None for in-memory tracking")
+        return JsonFileStore(text)
+    return storage
+
+
+def _event_from(note: StateChange, now: float) -> DegradationEvent:
+    verdict = note.verdict
+    baseline = note.baseline
+    return DegradationEvent(
+        operation=note.operation,
+        kind="degraded" if verdict.kind == "degraded" else "recovered",
+        signals=verdict.signals,
+        baseline={
+            "p50": baseline.p50,
+            "p95": baseline.p95,
+            "p99": baseline.p99,
+            "error_rate": baseline.error_rate,
+        },
+        current=dict(verdict.current),
+        effect_ratio=verdict.effect_ratio,
+        evidence=dict(verdict.evidence),
+        sample_index=note.sample_index,
+        time=now,
+        started_at_sample=verdict.started_at_sample,
+        started_at_time=now,
+        exemplars=note.exemplars,
+    )
+
+
+class _AutoSaver:
+    """Debounced background saves: a changed baseline waits `interval` seconds, so bursts
+    of changes cost one write, and no caller of record() ever waits on the disk."""
+
+    def __init__(self, tracker: PerformanceTracker, interval: float) -> None:
+        self._tracker_ref = weakref.ref(tracker)
+        self._interval = interval
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._failure_reported: str | None = None
+        self.saves = 0
+        self._thread = threading.Thread(
+            target=self._run, name="perfguard-autosave", daemon=True
+        )
+        self._thread.start()
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._dirty.wait()
+            if self._stopping.is_set():
+                return
+            self._stopping.wait(self._interval)  # debounce; stop() cuts it short
+            self._dirty.clear()
+            tracker = self._tracker_ref()
+            if tracker is None:
+                return
+            try:
+                tracker.save()
+                self._failure_reported = None
+                self.saves += 1
+            except PerfguardError as exc:
+                if str(exc) != self._failure_reported:
+                    self._failure_reported = str(exc)
+                    logger.warning("perfguard autosave failed: %s (will retry)", exc)
+                self._dirty.set()
+            del tracker
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._dirty.set()
+        self._thread.join(timeout=5.0)
+
+
+_live_trackers: weakref.WeakSet[PerformanceTracker] = weakref.WeakSet()
+_exit_hook_registered = False
+_exit_hook_lock = threading.Lock()
+
+
+def _register_for_exit(tracker: PerformanceTracker) -> None:
+    global _exit_hook_registered
+    with _exit_hook_lock:
+        _live_trackers.add(tracker)
+        if not _exit_hook_registered:
+            atexit.register(_close_all_at_exit)
+            _exit_hook_registered = True
+
+
+def _close_all_at_exit() -> None:
+    for tracker in list(_live_trackers):
+        try:
+            tracker.close()
+        except PerfguardError as exc:
+            logger.warning("perfguard could not save at exit: %s", exc)
+
+
+__all__ = ["PerformanceTracker"]
