@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import random
 import statistics
 import sys
@@ -23,8 +24,6 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import logging
 
 from perfguard import PerformanceTracker
 
@@ -107,27 +106,30 @@ def async_loop(fn: Callable[[], Any], calls: int) -> float:
 
 def build_variants(calls: int) -> dict[str, Callable[[], float]]:
     tracker = PerformanceTracker()
+
+    def sync_calls(fn: Callable[..., Any]) -> Callable[[], float]:
+        return lambda: loop_calls(fn, calls)
+
+    def async_calls(fn: Callable[..., Any]) -> Callable[[], float]:
+        return lambda: async_loop(fn, calls)
+
     variants: dict[str, Callable[[], float]] = {
         "empty loop": lambda: loop_empty(calls),
-        "floor (2x perf_counter_ns)": lambda f=floor_decorator(noop): loop_calls(f, calls),
-        "perfguard decorator": lambda f=tracker.time_operation("decorated")(noop): loop_calls(
-            f, calls
-        ),
+        "floor (2x perf_counter_ns)": sync_calls(floor_decorator(noop)),
+        "perfguard decorator": sync_calls(tracker.time_operation("decorated")(noop)),
         "perfguard measure()": lambda: loop_measure(tracker, calls),
         "perfguard record()": lambda: loop_record(tracker, calls),
-        "async floor": lambda f=async_floor_decorator(async_noop): async_loop(f, calls),
-        "perfguard async decorator": lambda f=tracker.time_operation("async_decorated")(
-            async_noop
-        ): async_loop(f, calls),
-        "async empty loop": lambda: async_loop(async_noop, calls),
+        "async floor": async_calls(async_floor_decorator(async_noop)),
+        "perfguard async decorator": async_calls(
+            tracker.time_operation("async_decorated")(async_noop)
+        ),
+        "async empty loop": async_calls(async_noop),
     }
     try:
         from prometheus_client import CollectorRegistry, Histogram
 
         histogram = Histogram("bench_seconds", "bench", registry=CollectorRegistry())
-        variants["prometheus_client Histogram.time()"] = lambda f=histogram.time()(
-            noop
-        ): loop_calls(f, calls)
+        variants["prometheus_client Histogram.time()"] = sync_calls(histogram.time()(noop))
     except ImportError:
         print("prometheus_client not installed: skipped", file=sys.stderr)
     try:
@@ -146,9 +148,7 @@ def build_variants(calls: int) -> dict[str, Callable[[], float]]:
 
             return timed
 
-        variants["DDSketch add (decorator)"] = lambda f=ddsketch_decorator(noop): loop_calls(
-            f, calls
-        )
+        variants["DDSketch add (decorator)"] = sync_calls(ddsketch_decorator(noop))
     except ImportError:
         print("ddsketch not installed: skipped", file=sys.stderr)
     try:
@@ -169,9 +169,7 @@ def build_variants(calls: int) -> dict[str, Callable[[], float]]:
 
             return timed
 
-        variants["OpenTelemetry histogram record (decorator)"] = lambda f=otel_decorator(
-            noop
-        ): loop_calls(f, calls)
+        variants["OpenTelemetry histogram record (decorator)"] = sync_calls(otel_decorator(noop))
     except ImportError:
         print("opentelemetry-sdk not installed: skipped", file=sys.stderr)
     return variants
@@ -268,11 +266,15 @@ def main() -> None:
     print()
     operations = 1000 if args.quick else 10_000
     per_op, total = measure_memory(operations, 1000)
-    print(f"memory: {per_op / 1024:.2f} KiB per operation with a full 1000-sample window; "
-          f"{total:.1f} MiB for {operations} such operations")
+    print(
+        f"memory: {per_op / 1024:.2f} KiB per operation with a full 1000-sample window; "
+        f"{total:.1f} MiB for {operations} such operations"
+    )
     saved, loaded, size = measure_persistence(operations)
-    print(f"persistence: {operations} baselines saved in {saved:.3f} s, loaded in "
-          f"{loaded:.3f} s ({size / 1024:.0f} KiB file)")
+    print(
+        f"persistence: {operations} baselines saved in {saved:.3f} s, loaded in "
+        f"{loaded:.3f} s ({size / 1024:.0f} KiB file)"
+    )
 
 
 if __name__ == "__main__":

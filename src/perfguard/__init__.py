@@ -1,11 +1,11 @@
 """perfguard: time named operations, learn their baselines, report real degradation.
 
-    from perfguard import PerformanceTracker
+from perfguard import PerformanceTracker
 
-    tracker = PerformanceTracker(storage="baselines.json")
+tracker = PerformanceTracker(storage="baselines.json")
 
-    @tracker.time_operation("load_user")
-    async def load_user(user_id): ...
+@tracker.time_operation("load_user")
+async def load_user(user_id): ...
 """
 
 from ._baseline import Baseline
@@ -49,8 +49,8 @@ __all__ = [
     "PerformanceTracker",
     "StorageError",
     "SystemClock",
-    "TimerAlreadyEndedError",
     "Timer",
+    "TimerAlreadyEndedError",
     "TooManyOpenTimersError",
     "TrackerConfig",
     "UnknownOperationError",

@@ -44,10 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"perfguard {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="simulate a service, inject a slowdown, watch")
-    demo.add_argument("--output", type=Path, default=Path("perfguard-demo-baselines.json"),
-                      help="where the baselines are written (default: %(default)s)")
-    demo.add_argument("--seconds", type=float, default=4.0,
-                      help="real time the simulation is paced over (default: %(default)s)")
+    demo.add_argument(
+        "--output",
+        type=Path,
+        default=Path("perfguard-demo-baselines.json"),
+        help="where the baselines are written (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--seconds",
+        type=float,
+        default=4.0,
+        help="real time the simulation is paced over (default: %(default)s)",
+    )
     demo.add_argument("--seed", type=int, default=7)
     show = commands.add_parser("show", help="print the baselines stored in a file")
     show.add_argument("file", type=Path)

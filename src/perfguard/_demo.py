@@ -57,15 +57,14 @@ class Phase:
 PHASES = (
     Phase("warm-up: learning baselines", 1500, {}, {}),
     Phase("steady traffic", 1500, {}, {}),
-    Phase("incident: db.query 2.5x slower, more failures", 1500,
-          {"db.query": 2.5}, {"db.query": 0.05}),
+    Phase(
+        "incident: db.query 2.5x slower, more failures", 1500, {"db.query": 2.5}, {"db.query": 0.05}
+    ),
     Phase("fix deployed: back to normal", 3000, {}, {}),
 )
 
 
-def run_demo(
-    output: Path, *, seconds: float = 4.0, seed: int = 7, out: TextIO = sys.stdout
-) -> int:
+def run_demo(output: Path, *, seconds: float = 4.0, seed: int = 7, out: TextIO = sys.stdout) -> int:
     rng = random.Random(seed)
     alerts: Counter[str] = Counter()
     started = time.monotonic()
@@ -107,9 +106,7 @@ def run_demo(
     return 0
 
 
-def _run_phase(
-    tracker: PerformanceTracker, phase: Phase, rng: random.Random, pace: float
-) -> None:
+def _run_phase(tracker: PerformanceTracker, phase: Phase, rng: random.Random, pace: float) -> None:
     chunk = 100
     sleep: Callable[[float], None] = time.sleep
     for start in range(0, phase.calls_per_operation, chunk):

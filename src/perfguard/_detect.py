@@ -137,9 +137,15 @@ class SustainedDetector:
             tail = self._tail
             if tail.statistic == 0.0:
                 tail.started_at = block_start
-            value = tail.statistic + above_tail * tail.hit_weight + (n_ok - above_tail) * tail.miss_weight
+            value = (
+                tail.statistic
+                + above_tail * tail.hit_weight
+                + (n_ok - above_tail) * tail.miss_weight
+            )
             tail.statistic = value if value > 0.0 else 0.0
-            proposed = proposed or jump.statistic > jump.threshold or tail.statistic > tail.threshold
+            proposed = (
+                proposed or jump.statistic > jump.threshold or tail.statistic > tail.threshold
+            )
         errors = self._errors
         if failures or errors.statistic:
             proposed = errors.update(failures, n_ok + failures, block_start) or proposed

@@ -219,7 +219,9 @@ class Operation:
                 verdict = None
             if verdict is not None:
                 notes.append(
-                    StateChange(self.name, verdict, detector.baseline, block_end, tuple(self.exemplars))
+                    StateChange(
+                        self.name, verdict, detector.baseline, block_end, tuple(self.exemplars)
+                    )
                 )
         if self.baseline is not None and block_end >= self._next_refresh:
             self._refresh(later, block_end, now, notes)
@@ -344,9 +346,7 @@ class Operation:
             if kept[fastest]["duration"] < entry["duration"]:
                 kept[fastest] = entry
         self.exemplars = kept
-        self.exemplar_floor = (
-            min(e["duration"] for e in kept) if len(kept) >= limit else -1.0
-        )
+        self.exemplar_floor = min(e["duration"] for e in kept) if len(kept) >= limit else -1.0
 
 
 def _by_duration(entry: Mapping[str, Any]) -> float:

@@ -44,42 +44,66 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def baselines_table(baselines: Mapping[str, Baseline]) -> str:
-    headers = ["operation", "p50", "p75", "p95", "p99", "mean", "std", "errors", "samples",
-               "updated"]
+    headers = [
+        "operation",
+        "p50",
+        "p75",
+        "p95",
+        "p99",
+        "mean",
+        "std",
+        "errors",
+        "samples",
+        "updated",
+    ]
     rows = []
     for name in sorted(baselines):
         b = baselines[name]
-        rows.append([
-            name,
-            format_seconds(b.p50),
-            format_seconds(b.p75),
-            format_seconds(b.p95),
-            format_seconds(b.p99),
-            format_seconds(b.mean),
-            format_seconds(b.std),
-            f"{b.error_rate:.1%}",
-            str(b.sample_count),
-            format_time(b.updated_at),
-        ])
+        rows.append(
+            [
+                name,
+                format_seconds(b.p50),
+                format_seconds(b.p75),
+                format_seconds(b.p95),
+                format_seconds(b.p99),
+                format_seconds(b.mean),
+                format_seconds(b.std),
+                f"{b.error_rate:.1%}",
+                str(b.sample_count),
+                format_time(b.updated_at),
+            ]
+        )
     return render_table(headers, rows)
 
 
 def stats_table(all_stats: Sequence[Mapping[str, Any]], alerts: Mapping[str, int]) -> str:
-    headers = ["operation", "state", "calls", "errors", "base p50", "base p95", "now p50",
-               "now p95", "slow calls", "alerts"]
+    headers = [
+        "operation",
+        "state",
+        "calls",
+        "errors",
+        "base p50",
+        "base p95",
+        "now p50",
+        "now p95",
+        "slow calls",
+        "alerts",
+    ]
     rows = []
     for stats in all_stats:
         baseline = stats["baseline"] or {}
-        rows.append([
-            stats["operation"],
-            stats["state"],
-            str(stats["sample_count"]),
-            f"{stats['error_rate'] or 0.0:.1%}",
-            format_seconds(baseline.get("p50")),
-            format_seconds(baseline.get("p95")),
-            format_seconds(stats["recent_p50"]),
-            format_seconds(stats["recent_p95"]),
-            str(stats["degradation_count"]),
-            str(alerts.get(stats["operation"], 0)),
-        ])
+        rows.append(
+            [
+                stats["operation"],
+                stats["state"],
+                str(stats["sample_count"]),
+                f"{stats['error_rate'] or 0.0:.1%}",
+                format_seconds(baseline.get("p50")),
+                format_seconds(baseline.get("p95")),
+                format_seconds(stats["recent_p50"]),
+                format_seconds(stats["recent_p95"]),
+                str(stats["degradation_count"]),
+                str(alerts.get(stats["operation"], 0)),
+            ]
+        )
     return render_table(headers, rows)

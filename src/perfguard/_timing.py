@@ -56,9 +56,7 @@ def default_name(fn: Callable[..., Any]) -> str:
     return name if isinstance(name, str) and name else type(fn).__qualname__
 
 
-def _failure_metadata(
-    exc: BaseException, metadata: Mapping[str, Any] | None
-) -> dict[str, Any]:
+def _failure_metadata(exc: BaseException, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     merged = dict(metadata) if metadata else {}
     merged["error"] = type(exc).__qualname__
     return merged

@@ -365,9 +365,7 @@ class PerformanceTracker:
         # itertools.count has no peek; its repr holds the next value ("count(7)").
         return int(repr(self._timer_counter)[6:-1])
 
-    async def start_operation(
-        self, name: str, metadata: Mapping[str, Any] | None = None
-    ) -> str:
+    async def start_operation(self, name: str, metadata: Mapping[str, Any] | None = None) -> str:
         """Async twin of start()."""
         return self.start(name, metadata)
 
@@ -393,7 +391,7 @@ class PerformanceTracker:
             return op.figures()
 
     def state(self, name: str) -> str:
-        """"learning", "ok" or "degraded"."""
+        """ "learning", "ok" or "degraded"."""
         return self._absorbed(name).state
 
     def baseline(self, name: str) -> Baseline | None:
@@ -422,9 +420,7 @@ class PerformanceTracker:
         for name, baseline in baselines.items():
             if cutoff is not None and baseline.last_seen_at < cutoff:
                 continue
-            self._operations[name] = Operation(
-                name, self.config, self._detector_settings, baseline
-            )
+            self._operations[name] = Operation(name, self.config, self._detector_settings, baseline)
 
     def _retention_cutoff(self) -> float | None:
         retention = self.config.retention_seconds
@@ -543,9 +539,7 @@ class _AutoSaver:
         self._stopping = threading.Event()
         self._failure_reported: str | None = None
         self.saves = 0
-        self._thread = threading.Thread(
-            target=self._run, name="perfguard-autosave", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="perfguard-autosave", daemon=True)
         self._thread.start()
 
     def mark_dirty(self) -> None:

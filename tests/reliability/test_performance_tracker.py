@@ -4,6 +4,7 @@ persistence, plus a stress test (deselect with -k "not stress_test")."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import json
@@ -125,9 +126,21 @@ def test_stats_keys_and_unknown_operation(make_tracker, rng: random.Random) -> N
         tracker.record("op", value)
     stats = tracker.stats("op")
     for key in (
-        "operation", "sample_count", "window_count", "success_rate", "error_rate",
-        "recent_p50", "recent_p75", "recent_p95", "recent_p99", "recent_mean",
-        "recent_std", "degradation_count", "degradation_rate", "state", "baseline",
+        "operation",
+        "sample_count",
+        "window_count",
+        "success_rate",
+        "error_rate",
+        "recent_p50",
+        "recent_p75",
+        "recent_p95",
+        "recent_p99",
+        "recent_mean",
+        "recent_std",
+        "degradation_count",
+        "degradation_rate",
+        "state",
+        "baseline",
     ):
         assert key in stats
     with pytest.raises(UnknownOperationError) as unknown:
@@ -320,9 +333,7 @@ def test_decorator_default_name_and_bare_form(make_tracker) -> None:
     ]
 
 
-def test_decorator_records_exception_and_reraises_unchanged(
-    make_tracker, clock: FakeClock
-) -> None:
+def test_decorator_records_exception_and_reraises_unchanged(make_tracker, clock: FakeClock) -> None:
     tracker = make_tracker()
     error = ValueError("bad document")
 
@@ -520,10 +531,8 @@ def test_stress_test_threads_and_tasks_lose_nothing() -> None:
 
         async def run(i: int) -> None:
             for j in range(200):
-                try:
+                with contextlib.suppress(ValueError):
                     await unit(i * 1000 + j)
-                except ValueError:
-                    pass
 
         await asyncio.gather(*(run(i) for i in range(50)))
 
