@@ -16,7 +16,9 @@ Scoring (the same for every source):
 - a change is detected when the first alert at or after its index comes before its
   deadline: index + 500, or for a drift index + ramp + 500 (a drift is only complete
   at the end of its ramp). Delay = alert index - change index, in samples.
-- a recovery is cleared when the state is "ok" again within 1,000 samples of its end.
+- a recovery is cleared when the episode is over within 1,000 samples of its end: the
+  state is "ok" for all of the 100 samples that follow end + 1,000 (a rule that flips
+  back and forth call by call does not clear).
 - NAB: a labelled window is hit when an alert starts inside it; alerts starting outside
   every window count per 10,000 samples.
 The seed's per-call rule (a call slower than mean + 2 std of the last 1000 successful
@@ -113,7 +115,7 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
     if regime == "bursts":
         for _ in range(rng.randint(1, max(1, n // 1500))):
             start = rng.randrange(200, n - 100)
-            bursts.append((start, start + rng.randint(10, 40), rng.uniform(2.0, 4.0)))
+            bursts.append((start, start + rng.randint(10, 30), rng.uniform(2.0, 5.0)))
     change_at = int(n * rng.uniform(0.3, 0.65))
     change: Change | None = None
     multiplier_at = _constant(1.0)
@@ -130,7 +132,7 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
         multiplier_at = _ramp(change_at, ramp, 2.0)
     elif scenario == "tail_p99x3":
         change = Change(change_at, "tail")
-        tail_at = _step(change_at, 0.03, before=0.0)
+        tail_at = _step(change_at, rng.uniform(0.03, 0.05), before=0.0)
     elif scenario == "variance_x2":
         change = Change(change_at, "variance")
         sigma_factor_at = _step(change_at, 2.0)
@@ -159,7 +161,7 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
             if start <= i < stop:
                 core *= slowdown
         if tail_at(i) and rng.random() < tail_at(i):
-            core *= rng.uniform(3.0, 6.0)
+            core *= rng.uniform(2.5, 5.0)
         values.append(core * multiplier_at(i))
         successes.append(rng.random() >= error_at(i))
     return Stream(name, "generated", regime, scenario, values, successes,
@@ -305,8 +307,8 @@ def score(stream: Stream, states: Sequence[bool], ns: float) -> StreamScore:
             hits = [change.index]  # already degraded when the change came: it counts
         detected.append(hits[0] - change.index if hits else None)
         if change.kind == "recovery" and change.end is not None and hits:
-            horizon = min(n, change.end + RECOVERY_WINDOW)
-            cleared.append(any(not s for s in states[change.end:horizon]))
+            start = min(n, change.end + RECOVERY_WINDOW)
+            cleared.append(not any(states[start : start + 100]))
     return StreamScore(stream.name, stream.source, stream.regime, stream.scenario, n,
                        healthy, false_alerts, detected, [c.kind for c in stream.changes],
                        cleared, 0, 0, ns)

@@ -2,28 +2,44 @@
 
 Why blocks: the detector must cost almost nothing per call, and its decisions must depend
 only on the sequence of samples. Samples are grouped into consecutive blocks of
-`BLOCK_SIZE` by their index in the stream (never by drain timing), each block is sorted
-once, and counts against the baseline's reference points are read by bisection.
+`BLOCK_SIZE` by their index in the stream (never by drain timing); each block is sorted
+once, and counts against reference quantiles are read by bisection.
 
-Each signal is a one-sided binomial CUSUM (Page's test with Bernoulli log-likelihood
-ratios) on a rank statistic, so heavy tails and multi-modal latency cannot fool it:
+Stage one proposes. Each signal is a one-sided binomial CUSUM (Page's test with
+Bernoulli log-likelihood ratios) on a rank indicator, so heavy tails and multi-modal
+latency cannot fool it:
 
-- latency: the share of successful calls slower than the baseline p50 (0.5 when healthy),
-  tested against a small shift and, separately, against a large jump (fast detection);
-- tail: the share slower than the baseline p95 (0.05 when healthy);
-- errors: the share of failed calls (the baseline error rate when healthy).
+- latency: share of successful calls slower than the reference p50 (0.5 when healthy),
+  tested against a small shift and, separately, a large jump (fast detection);
+- tail: share slower than the reference p95 (0.05) and than the reference p99 (0.01);
+- errors: share of failed calls (the baseline error rate when healthy).
 
-Two stages: a test crossing its threshold only *proposes* an alert; it is confirmed when
-the recent effect is at least a floor (a minimum effect size, as asv and Otava use), so
-a statistically clear but practically tiny shift is not reported. While degraded, a
-reverse CUSUM per degraded signal accumulates evidence of a return to baseline; all must
-agree before the state clears (hysteresis, as Prometheus `for` / `keep_firing_for`).
+Stage two confirms, on the samples since the estimated change point (where the firing
+test last left zero), as Sentry's regression detector confirms its cheap trigger:
+
+- persistence: at least `min_persistence` samples, and the effect must survive removing
+  the two worst 16-sample stretches, so a short burst is never an alert;
+- effect size: p50 ratio >= `latency_floor`, or p95 ratio >= `tail_floor`, or a share
+  above the reference p99 of at least `tail_share_floor`, or an error-rate increase of at
+  least `error_floor` (minimum effect sizes, as asv and Otava use).
+
+The reference follows slow, bounded movements of the level (daily cycles): every four
+blocks it moves toward the median of block medians seen 128-384 samples earlier, by at
+most `track_step` per update, never beyond `track_range` of the learned baseline, and
+never while any test is accumulating evidence or the operation is degraded. The learned
+baseline itself never moves; an abrupt shift (a step, a fast drift) outruns the tracking
+and is tested in full, and a slow drift is caught once it leaves the band.
+
+While degraded, a reverse CUSUM per degraded signal accumulates evidence of a return to
+the reference; all must agree before the state clears (hysteresis in the spirit of
+Prometheus `for` / `keep_firing_for`).
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,23 +48,32 @@ from ._events import Signal
 from ._quantiles import quantile
 
 BLOCK_SIZE = 16
-_MIN_ERROR_RATE = 0.002  # floor on the baseline error rate: an error-free baseline
-# must not make a single failure look like a catastrophe
+_TRACK_EVERY = 4  # blocks between reference updates
+_LAG_NEAR, _LAG_FAR = 8, 24  # the lagged level: block medians 8..24 blocks ago
+_MIN_ERROR_RATE = 0.002  # an error-free baseline must not make one failure a catastrophe
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
     """Tuning of the sequential tests (docs/detection.md explains each)."""
 
-    latency_shift: float = 0.62  # share above baseline p50 the slow test is tuned for
+    latency_shift: float = 0.62  # share above reference p50 the slow test is tuned for
     latency_jump: float = 0.85  # share above p50 the fast test is tuned for
-    tail_rate: float = 0.15  # share above baseline p95 the tail test is tuned for
+    tail_rate: float = 0.15  # share above reference p95 the p95 test is tuned for
+    extreme_rate: float = 0.04  # share above reference p99 the p99 test is tuned for
     threshold: float = 12.0  # log-likelihood ratio needed to propose an alert
     recovery_threshold: float = 6.0
-    latency_floor: float = 1.1  # minimum current p50 / baseline p50 to report latency
-    tail_floor: float = 1.3  # minimum current p95 / baseline p95 to report tail
+    latency_floor: float = 1.1  # minimum p50 ratio to report latency
+    tail_floor: float = 1.3  # minimum p95 ratio to report tail
+    tail_share_floor: float = 0.025  # minimum share above reference p99 to report tail
     error_floor: float = 0.02  # minimum absolute error-rate increase to report errors
-    recent_samples: int = 128  # samples the confirmation stage measures the effect on
+    min_persistence: int = 64  # samples a latency or error effect must last
+    tail_persistence: int = 224  # samples a tail effect must last (tail events are sparse)
+    burst_length: int = 48  # the longest slow burst that must never be reported alone
+    track_step: float = 0.03  # largest move of the reference per update (ratio)
+    track_range: float = 1.3  # the reference stays within [1/range, range] x baseline
+    track_gate: float = 1.0  # the reference holds while a test exceeds gate x threshold
+    recent_samples: int = 128  # samples the recovery verdict describes
 
 
 class BinomialCusum:
@@ -90,66 +115,128 @@ class Verdict:
 class SustainedDetector:
     """Drives ok <-> degraded for one operation from blocks of samples."""
 
-    def __init__(self, baseline: Baseline, settings: DetectorSettings | None = None) -> None:
+    def __init__(
+        self,
+        baseline: Baseline,
+        settings: DetectorSettings | None = None,
+        recent_encoded: list[float] | None = None,
+    ) -> None:
         s = self.settings = settings or DetectorSettings()
         self.baseline = baseline
+        self._scale = 1.0  # reference = baseline x scale (the tracked level)
         self._p50 = baseline.p50
         self._p95 = baseline.p95
+        self._p99 = baseline.p99
+        self._block_medians = _block_medians(recent_encoded or [])[-_LAG_FAR:]
+        self._blocks_seen = 0
+        self._anchor_level: float | None = (
+            _middle(sorted(self._block_medians)) if len(self._block_medians) >= 8 else None
+        )
         self._reference_error = max(baseline.error_rate, _MIN_ERROR_RATE)
-        error_alt = min(
+        self._error_alt = min(
             0.9, max(3.0 * self._reference_error, self._reference_error + s.error_floor)
         )
-        self._error_alt = error_alt
         self._latency = BinomialCusum(0.5, s.latency_shift, s.threshold)
         self._jump = BinomialCusum(0.5, s.latency_jump, s.threshold)
         self._tail = BinomialCusum(0.05, s.tail_rate, s.threshold)
-        self._errors = BinomialCusum(self._reference_error, error_alt, s.threshold)
+        self._extreme = BinomialCusum(0.01, s.extreme_rate, s.threshold)
+        self._errors = BinomialCusum(self._reference_error, self._error_alt, s.threshold)
         self._tests: dict[str, BinomialCusum] = {
             "latency": self._latency,
             "latency_jump": self._jump,
             "tail": self._tail,
+            "tail_extreme": self._extreme,
             "errors": self._errors,
         }
+        self._gate = s.threshold * s.track_gate
         self._recovery: dict[Signal, BinomialCusum] = {}
         self.degraded_signals: tuple[Signal, ...] = ()
         self.episode_start = 0
+        self._next_decision_block = 0
 
     @property
     def degraded(self) -> bool:
         return bool(self.degraded_signals)
 
+    @property
+    def reference_scale(self) -> float:
+        """How far the tracked reference has moved from the learned baseline."""
+        return self._scale
+
+    # -- stage one -----------------------------------------------------------------------
+
     def observe_block(self, sorted_successes: list[float], failures: int, block_start: int) -> bool:
         """Feed one block; True when a decision is due (call decide() with recent data)."""
         n_ok = len(sorted_successes)
+        self._blocks_seen += 1
+        if n_ok:
+            medians = self._block_medians
+            medians.append(sorted_successes[n_ok // 2])
+            if len(medians) > _LAG_FAR:
+                del medians[0]
         above_median = n_ok - bisect_right(sorted_successes, self._p50)
         above_tail = n_ok - bisect_right(sorted_successes, self._p95)
+        above_extreme = n_ok - bisect_right(sorted_successes, self._p99)
         if self.degraded_signals:
             return self._observe_recovery(above_median, above_tail, n_ok, failures, block_start)
         proposed = False
         if n_ok:
             below = n_ok - above_median
-            proposed = self._latency.update(above_median, n_ok, block_start)
-            jump = self._jump
-            if jump.statistic == 0.0:
-                jump.started_at = block_start
-            value = jump.statistic + above_median * jump.hit_weight + below * jump.miss_weight
-            jump.statistic = value if value > 0.0 else 0.0
-            tail = self._tail
-            if tail.statistic == 0.0:
-                tail.started_at = block_start
-            value = (
-                tail.statistic
-                + above_tail * tail.hit_weight
-                + (n_ok - above_tail) * tail.miss_weight
-            )
-            tail.statistic = value if value > 0.0 else 0.0
-            proposed = (
-                proposed or jump.statistic > jump.threshold or tail.statistic > tail.threshold
-            )
+            for test, hits, misses in (
+                (self._latency, above_median, below),
+                (self._jump, above_median, below),
+                (self._tail, above_tail, n_ok - above_tail),
+                (self._extreme, above_extreme, n_ok - above_extreme),
+            ):
+                statistic = test.statistic
+                if statistic == 0.0:
+                    test.started_at = block_start
+                statistic += hits * test.hit_weight + misses * test.miss_weight
+                if statistic > 0.0:
+                    test.statistic = statistic
+                    if statistic > test.threshold:
+                        proposed = True
+                else:
+                    test.statistic = 0.0
         errors = self._errors
-        if failures or errors.statistic:
-            proposed = errors.update(failures, n_ok + failures, block_start) or proposed
-        return proposed
+        if (failures or errors.statistic) and errors.update(
+            failures, n_ok + failures, block_start
+        ):
+            proposed = True
+        if proposed:
+            if self._blocks_seen < self._next_decision_block:
+                return False  # a rejected proposal is re-examined every other block
+            self._next_decision_block = self._blocks_seen + 2
+            return True
+        if self._blocks_seen % _TRACK_EVERY == 0:
+            self._track()
+        return False
+
+    def _track(self) -> None:
+        """Move the reference toward the lagged level, slowly and within a band."""
+        medians = self._block_medians
+        if len(medians) < _LAG_FAR:
+            return
+        gate = self._gate
+        for test in self._tests.values():
+            if test.statistic > gate:
+                return  # evidence is accumulating: hold the reference still
+        lagged = sorted(medians[: _LAG_FAR - _LAG_NEAR])
+        level = lagged[len(lagged) // 2]
+        if self._anchor_level is None:
+            self._anchor_level = level
+            return
+        s = self.settings
+        target = level / self._anchor_level if self._anchor_level > 0 else 1.0
+        target = min(max(target, 1.0 / s.track_range), s.track_range)
+        step = s.track_step
+        scale = min(max(target, self._scale / (1.0 + step)), self._scale * (1.0 + step))
+        if scale != self._scale:
+            self._scale = scale
+            base = self.baseline
+            self._p50 = base.p50 * scale
+            self._p95 = base.p95 * scale
+            self._p99 = base.p99 * scale
 
     def _observe_recovery(
         self, above_median: int, above_tail: int, n_ok: int, failures: int, block_start: int
@@ -169,58 +256,72 @@ class SustainedDetector:
                 all_clear = False
         return all_clear
 
+    # -- stage two -----------------------------------------------------------------------
+
     def evidence_span(self, next_sample: int) -> int:
         """How many recent samples decide() should see: those since the estimated change
-        point (where the firing test last left zero), at least two blocks; while degraded,
-        the last `settings.recent_samples`."""
+        point, at least `min_persistence`; while degraded, `recent_samples`."""
+        s = self.settings
         if self.degraded_signals:
-            return self.settings.recent_samples
+            return s.recent_samples
         starts = [t.started_at for t in self._tests.values() if t.statistic > t.threshold]
-        start = min(starts) if starts else next_sample - self.settings.recent_samples
-        return max(next_sample - start, 2 * BLOCK_SIZE)
+        start = min(starts) if starts else next_sample - s.recent_samples
+        return max(next_sample - start, s.min_persistence)
 
     def decide(self, recent_encoded: list[float]) -> Verdict | None:
-        """Second stage: confirm a proposed alert (or a recovery) on recent samples.
-
-        `recent_encoded` are the samples evidence_span() asked for, in the window's
-        encoding (failures negative).
-        """
-        current = current_figures(recent_encoded)
+        """Confirm a proposed alert (or a recovery) on the samples evidence_span() named,
+        in the window's encoding (failures negative)."""
         if self.degraded_signals:
-            return self._recover(current)
-        return self._confirm(current)
+            return self._recover(current_figures(recent_encoded))
+        return self._confirm(recent_encoded)
 
-    def _confirm(self, current: dict[str, float]) -> Verdict | None:
-        base = self.baseline
+    def _confirm(self, span: list[float]) -> Verdict | None:
         s = self.settings
+        if len(span) < s.min_persistence:
+            return None
         fired = [name for name, t in self._tests.items() if t.statistic > t.threshold]
+        current = current_figures(span)
+        successes = sorted(v for v in span if v >= 0.0)
+        extreme_share = (len(successes) - bisect_right(successes, self._p99)) / max(
+            1, len(successes)
+        )
         confirmed: list[Signal] = []
         ratios: dict[str, float] = {}
-        if "latency" in fired or "latency_jump" in fired:
-            ratio = _ratio(current["p50"], base.p50)
-            if ratio >= s.latency_floor:
+        if ("latency" in fired or "latency_jump" in fired) and len(span) >= s.min_persistence:
+            # A burst shows as a few slow stretches: the shift must survive their removal.
+            p50 = self._p50
+            trimmed = _without_densest_run(span, lambda v: v > p50, s.burst_length)
+            ratio = _ratio(current["p50"], self._p50)
+            if ratio >= s.latency_floor and _ratio(_p50_of(trimmed), self._p50) >= s.latency_floor:
                 confirmed.append("latency")
                 ratios["latency"] = ratio
-        if "tail" in fired:
-            ratio = _ratio(current["p95"], base.p95)
-            if ratio >= s.tail_floor:
+        if ("tail" in fired or "tail_extreme" in fired) and len(span) >= s.tail_persistence:
+            p95 = self._p95
+            trimmed = _without_densest_run(span, lambda v: v > p95, s.burst_length)
+            trimmed = _without_densest_run(trimmed, lambda v: v > p95, s.burst_length)
+            ratio = _ratio(current["p95"], p95)
+            trimmed_figures = current_figures(trimmed)
+            wider = ratio >= s.tail_floor and _ratio(trimmed_figures["p95"], p95) >= s.tail_floor
+            heavier = (
+                extreme_share >= s.tail_share_floor
+                and _share_above(trimmed, self._p99) >= s.tail_share_floor
+            )
+            if wider or heavier:
                 confirmed.append("tail")
-                ratios["tail"] = ratio
-        if "errors" in fired and current["error_rate"] - base.error_rate >= s.error_floor:
+                ratios["tail"] = max(ratio, _ratio(current["p99"], self._p99))
+        if "errors" in fired and current["error_rate"] - self.baseline.error_rate >= s.error_floor:
             confirmed.append("errors")
             ratios["errors"] = current["error_rate"] / self._reference_error
         if not confirmed:
             return None
         evidence = {
-            "test": "binomial CUSUM on rank indicators, confirmed by effect size",
+            "test": "binomial CUSUM on rank indicators, confirmed by persistence and effect",
             "statistics": {name: round(t.statistic, 3) for name, t in self._tests.items()},
             "threshold": s.threshold,
             "fired": fired,
-            "effect_floors": {
-                "latency": s.latency_floor,
-                "tail": s.tail_floor,
-                "errors": s.error_floor,
-            },
+            "reference_scale": round(self._scale, 4),
+            "span_samples": len(span),
+            "share_above_p99": round(extreme_share, 4),
         }
         start = min(self._tests[name].started_at for name in fired)
         self.degraded_signals = tuple(confirmed)
@@ -245,11 +346,11 @@ class SustainedDetector:
     def _recover(self, current: dict[str, float]) -> Verdict:
         signals = self.degraded_signals
         evidence = {
-            "test": "reverse binomial CUSUM (return to baseline)",
+            "test": "reverse binomial CUSUM (return to the reference)",
             "statistics": {name: round(t.statistic, 3) for name, t in self._recovery.items()},
             "threshold": self.settings.recovery_threshold,
         }
-        ratio = _ratio(current["p50"], self.baseline.p50)
+        ratio = _ratio(current["p50"], self._p50)
         verdict = Verdict("recovered", signals, current, ratio, evidence, self.episode_start)
         self.degraded_signals = ()
         self._recovery = {}
@@ -266,6 +367,52 @@ def current_figures(encoded: list[float]) -> dict[str, float]:
     for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
         figures[label] = quantile(successes, q) if successes else 0.0
     return figures
+
+
+def _without_densest_run(
+    encoded: list[float], is_bad: Callable[[float], bool], length: int
+) -> list[float]:
+    """The samples minus the `length` consecutive ones holding the most bad samples:
+    what is left of an effect once the worst burst is taken out."""
+    if len(encoded) <= length:
+        return []
+    flags = [1 if is_bad(v) else 0 for v in encoded]
+    count = best = sum(flags[:length])
+    best_start = 0
+    for start in range(1, len(encoded) - length + 1):
+        count += flags[start + length - 1] - flags[start - 1]
+        if count > best:
+            best, best_start = count, start
+    return encoded[:best_start] + encoded[best_start + length :]
+
+
+def _p50_of(encoded: list[float]) -> float:
+    successes = sorted(v for v in encoded if v >= 0.0)
+    return quantile(successes, 0.5) if successes else 0.0
+
+
+
+
+
+def _share_above(encoded: list[float], limit: float) -> float:
+    successes = [v for v in encoded if v >= 0.0]
+    return sum(1 for v in successes if v > limit) / len(successes) if successes else 0.0
+
+
+def _block_medians(encoded: list[float]) -> list[float]:
+    """Medians of the successful samples of consecutive 16-sample blocks, aligned to the
+    end (the newest block is complete)."""
+    medians = []
+    for end in range(len(encoded), BLOCK_SIZE - 1, -BLOCK_SIZE):
+        block = sorted(v for v in encoded[end - BLOCK_SIZE : end] if v >= 0.0)
+        if block:
+            medians.append(block[len(block) // 2])
+    medians.reverse()
+    return medians
+
+
+def _middle(ordered: list[float]) -> float:
+    return ordered[len(ordered) // 2]
 
 
 def _ratio(current: float, reference: float) -> float:

@@ -123,7 +123,14 @@ class Operation:
             return "degraded"
         return "ok"
 
-    def _adopt(self, baseline: Baseline, *, mature: bool, at_sample: int) -> None:
+    def _adopt(
+        self,
+        baseline: Baseline,
+        *,
+        mature: bool,
+        at_sample: int,
+        recent: list[float] | None = None,
+    ) -> None:
         config = self._config
         self.baseline = baseline
         self._mature = mature
@@ -133,7 +140,9 @@ class Operation:
             self.slow_threshold = baseline.mean + config.std_multiplier * baseline.std
         self.drain_trigger = config.batch_size
         armed = baseline.sample_count >= min(config.detection_min_samples, config.window_size)
-        self.detector = SustainedDetector(baseline, self._detector_settings) if armed else None
+        self.detector = (
+            SustainedDetector(baseline, self._detector_settings, recent) if armed else None
+        )
         # A mature baseline (learned from a full window, or restored) is re-examined once
         # a window; a young one when the number of samples seen has doubled.
         if mature:
@@ -267,7 +276,7 @@ class Operation:
             now=now,
             established_at=baseline.established_at,
         )
-        self._adopt(candidate, mature=self._mature or full, at_sample=at_sample)
+        self._adopt(candidate, mature=self._mature or full, at_sample=at_sample, recent=encoded)
         notes.append(BaselineChange(self.name, reason, candidate))
 
     def accept_current(self, now: float) -> Baseline:
@@ -280,7 +289,9 @@ class Operation:
         baseline = Baseline.from_samples(
             successful, self.window.failures(), now=now, established_at=established
         )
-        self._adopt(baseline, mature=True, at_sample=self.sample_count)
+        self._adopt(
+            baseline, mature=True, at_sample=self.sample_count, recent=self.window.encoded()
+        )
         return baseline
 
     # -- figures -------------------------------------------------------------------------
