@@ -144,6 +144,13 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
         n = max(n, end + 2000)
         change = Change(change_at, "recovery", end=end)
         multiplier_at = lambda i: 2.0 if change_at <= i < end else 1.0  # noqa: E731
+    tail_level = 0.0
+    if scenario == "tail_p99x3":  # tail events land around 1.5-4.5x the healthy p99
+        sampler = random.Random(7)
+        healthy = sorted(
+            _healthy_value(regime, median, sigma, extra, sampler) for _ in range(4000)
+        )
+        tail_level = healthy[int(0.99 * len(healthy))]
     values: list[float] = []
     successes: list[bool] = []
     for i in range(n):
@@ -161,11 +168,24 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
             if start <= i < stop:
                 core *= slowdown
         if tail_at(i) and rng.random() < tail_at(i):
-            core *= rng.uniform(2.5, 5.0)
+            core = max(core, tail_level * rng.uniform(1.5, 4.5))
         values.append(core * multiplier_at(i))
         successes.append(rng.random() >= error_at(i))
     return Stream(name, "generated", regime, scenario, values, successes,
                   [change] if change else [])
+
+
+def _healthy_value(
+    regime: str, median: float, sigma: float, extra: dict[str, float], rng: random.Random
+) -> float:
+    core = median * math.exp(rng.gauss(0.0, sigma))
+    if regime == "pareto_mix" and rng.random() < extra["frac"]:
+        core = median * extra["scale"] * rng.paretovariate(extra["alpha"])
+    elif regime == "bimodal" and rng.random() < extra["frac"]:
+        core *= extra["ratio"]
+    elif regime == "outliers" and rng.random() < extra["rate"]:
+        core *= rng.uniform(10.0, 100.0)
+    return core
 
 
 def _constant(value: float):  # type: ignore[no-untyped-def]

@@ -62,7 +62,9 @@ class DetectorSettings:
     tail_rate: float = 0.15  # share above reference p95 the p95 test is tuned for
     extreme_rate: float = 0.04  # share above reference p99 the p99 test is tuned for
     threshold: float = 12.0  # log-likelihood ratio needed to propose an alert
+    tail_threshold: float = 9.0  # the same for the tail tests (confirmed more strictly)
     recovery_threshold: float = 6.0
+    tail_min_samples: int = 800  # baseline samples needed before the tail is tested
     latency_floor: float = 1.1  # minimum p50 ratio to report latency
     tail_floor: float = 1.3  # minimum p95 ratio to report tail
     tail_share_floor: float = 0.025  # minimum share above reference p99 to report tail
@@ -138,8 +140,8 @@ class SustainedDetector:
         )
         self._latency = BinomialCusum(0.5, s.latency_shift, s.threshold)
         self._jump = BinomialCusum(0.5, s.latency_jump, s.threshold)
-        self._tail = BinomialCusum(0.05, s.tail_rate, s.threshold)
-        self._extreme = BinomialCusum(0.01, s.extreme_rate, s.threshold)
+        self._tail = BinomialCusum(0.05, s.tail_rate, s.tail_threshold)
+        self._extreme = BinomialCusum(0.01, s.extreme_rate, s.tail_threshold)
         self._errors = BinomialCusum(self._reference_error, self._error_alt, s.threshold)
         self._tests: dict[str, BinomialCusum] = {
             "latency": self._latency,
@@ -148,6 +150,8 @@ class SustainedDetector:
             "tail_extreme": self._extreme,
             "errors": self._errors,
         }
+        # A p99 estimated from a few hundred samples is too rough to test the tail on.
+        self._tails_armed = baseline.sample_count >= s.tail_min_samples
         self._gate = s.threshold * s.track_gate
         self._recovery: dict[Signal, BinomialCusum] = {}
         self.degraded_signals: tuple[Signal, ...] = ()
@@ -182,12 +186,11 @@ class SustainedDetector:
         proposed = False
         if n_ok:
             below = n_ok - above_median
-            for test, hits, misses in (
-                (self._latency, above_median, below),
-                (self._jump, above_median, below),
-                (self._tail, above_tail, n_ok - above_tail),
-                (self._extreme, above_extreme, n_ok - above_extreme),
-            ):
+            tests = [(self._latency, above_median, below), (self._jump, above_median, below)]
+            if self._tails_armed:
+                tests.append((self._tail, above_tail, n_ok - above_tail))
+                tests.append((self._extreme, above_extreme, n_ok - above_extreme))
+            for test, hits, misses in tests:
                 statistic = test.statistic
                 if statistic == 0.0:
                     test.started_at = block_start
@@ -234,9 +237,11 @@ class SustainedDetector:
         if scale != self._scale:
             self._scale = scale
             base = self.baseline
+            # Tails follow the level up (a daily peak) but never below what was learned:
+            # a low tail threshold turns ordinary slow calls into evidence.
             self._p50 = base.p50 * scale
-            self._p95 = base.p95 * scale
-            self._p99 = base.p99 * scale
+            self._p95 = base.p95 * max(1.0, scale)
+            self._p99 = base.p99 * max(1.0, scale)
 
     def _observe_recovery(
         self, above_median: int, above_tail: int, n_ok: int, failures: int, block_start: int
