@@ -95,9 +95,11 @@ class Baseline:
             value = raw.get(name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"field {name!r} must be a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"field {name!r} must be finite and >= 0, got {value!r}")
-            values[name] = float(value)
+            number = _as_float(value)
+            if number is None or not math.isfinite(number) or number < 0:
+                shown = value if number is not None else f"an integer of {len(str(value))} digits"
+                raise ValueError(f"field {name!r} must be finite and >= 0, got {shown!r}")
+            values[name] = number
         count = raw.get("sample_count")
         if type(count) is not int or count < 1:
             raise ValueError(f"field 'sample_count' must be an int >= 1, got {count!r}")
@@ -106,6 +108,14 @@ class Baseline:
         if not values["p50"] <= values["p75"] <= values["p95"] <= values["p99"]:
             raise ValueError("percentiles must satisfy p50 <= p75 <= p95 <= p99")
         return cls(sample_count=count, **values)
+
+
+def _as_float(value: float) -> float | None:
+    """The value as a float, None when an int is too large to be one."""
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _robust_log_scale(ordered: Sequence[float]) -> float:

@@ -20,12 +20,11 @@ def _require_int(setting: str, value: object, low: int, high: int) -> None:
 def _require_positive_number(setting: str, value: object, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    try:
+        number = float(value) if isinstance(value, (int, float)) else math.nan
+    except OverflowError:
+        number = math.inf
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
         expected = "a finite number > 0" + (" or None" if allow_none else "")
         raise ConfigurationError(setting, value, expected)
 

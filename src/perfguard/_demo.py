@@ -64,7 +64,10 @@ PHASES = (
 )
 
 
-def run_demo(output: Path, *, seconds: float = 4.0, seed: int = 7, out: TextIO = sys.stdout) -> int:
+def run_demo(
+    output: Path, *, seconds: float = 4.0, seed: int = 7, out: TextIO | None = None
+) -> int:
+    out = sys.stdout if out is None else out
     rng = random.Random(seed)
     alerts: Counter[str] = Counter()
     started = time.monotonic()

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import time
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -146,12 +147,12 @@ def parse_document(raw: bytes, *, compressed: bool, source: str) -> dict[str, Ba
     if compressed or raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise CorruptFileError(f"is not valid gzip ({exc})") from exc
     try:
         document: Any = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CorruptFileError(f"is not valid JSON ({exc})") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CorruptFileError(f"is not valid JSON ({type(exc).__name__}: {exc})") from exc
     if not isinstance(document, dict) or document.get("schema") != SCHEMA_NAME:
         raise CorruptFileError(f"is not a perfguard baseline file (no schema {SCHEMA_NAME!r})")
     version = document.get("version")

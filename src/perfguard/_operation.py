@@ -329,7 +329,10 @@ class Operation:
         result["baseline"] = None if self.baseline is None else self.baseline.public_dict()
         detector = self.detector
         result["degraded_signals"] = list(detector.degraded_signals) if detector else []
-        result["exemplars"] = [dict(e) for e in sorted(self.exemplars, key=_by_duration)]
+        in_window = total - self._config.window_size  # exemplars of samples still held
+        result["exemplars"] = [
+            dict(e) for e in sorted(self.exemplars, key=_by_duration) if e["sample"] >= in_window
+        ]
         result["recent_errors"] = [dict(e) for e in self.recent_errors]
         return result
 
@@ -340,8 +343,8 @@ class Operation:
         limit = self._config.exemplars
         if not limit:
             return
-        index = self.sample_count + len(self.pending)
-        oldest_kept = index - self._config.window_size
+        index = self.sample_count + len(self.pending) - 1  # already appended; 0-based
+        oldest_kept = index - self._config.window_size + 1
         kept = [e for e in self.exemplars if e["sample"] >= oldest_kept]
         entry = {
             "duration": decode(encoded),

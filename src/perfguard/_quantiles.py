@@ -31,5 +31,11 @@ def mean_and_std(values: Sequence[float]) -> tuple[float, float]:
     mean = math.fsum(values) / n
     if n < 2:
         return mean, 0.0
-    variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(variance)
+    deviations = [v - mean for v in values]
+    # Deviations are scaled by the largest one so that squaring huge (finite) values
+    # cannot overflow; the scale cancels out of the result.
+    largest = max(abs(d) for d in deviations)
+    if largest == 0.0:
+        return mean, 0.0
+    variance = math.fsum((d / largest) ** 2 for d in deviations) / (n - 1)
+    return mean, math.sqrt(variance) * largest

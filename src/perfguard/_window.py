@@ -62,6 +62,8 @@ class RollingWindow:
         """The window, oldest first, as it was before the last `excluding` samples."""
         values = self._values
         end = len(values) - excluding
+        if end <= 0:
+            return []
         return values[max(0, end - self._capacity) : end].tolist()
 
     def successful_durations(self, excluding: int = 0) -> list[float]:

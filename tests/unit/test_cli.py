@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
@@ -113,12 +112,6 @@ def test_show_of_a_corrupt_file_exits_2_and_leaves_it(
     assert [p.name for p in tmp_path.iterdir()] == ["bad.json"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=zlib.error,
-    reason="_json_store.py parse_document lets zlib.error escape, so `perfguard show` on a "
-    ".gz file with a damaged deflate stream dies with a traceback instead of exit status 2",
-)
 def test_show_of_a_damaged_gz_file_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -186,12 +179,6 @@ def test_demo_rejects_seconds_out_of_range(
     assert not output.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_demo.py:67 run_demo(out=sys.stdout) binds sys.stdout at import time, so "
-    "`main(['demo', ...])` ignores a later redirection of sys.stdout (capsys, "
-    "contextlib.redirect_stdout) and prints to the original stream",
-)
 def test_demo_through_main_prints_to_current_stdout(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

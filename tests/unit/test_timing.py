@@ -438,12 +438,6 @@ def test_exemplar_of_a_sample_long_gone_from_the_window_is_dropped() -> None:
     assert tags == ["B"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_operation.py Operation.offer_exemplar: the new sample's index is taken after it "
-    "was appended to `pending` (1-based), but `oldest_kept = index - window_size` keeps one "
-    "sample too many, so an exemplar outlives its sample in the window by one sample",
-)
 def test_exemplar_is_dropped_as_soon_as_its_sample_leaves_the_window() -> None:
     # Window of 4 after 5 samples holds samples 2..5; A (sample 1) has left it.
     tags, window_count = _exemplar_tags(samples_between=3)

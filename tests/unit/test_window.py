@@ -86,11 +86,6 @@ def test_excluding_every_sample_ever_added_gives_an_empty_window() -> None:
     assert window.encoded(excluding=3) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_window.py RollingWindow.encoded: excluding > samples held makes `end` negative, "
-    "so the slice counts from the far end and returns the oldest samples instead of []",
-)
 def test_excluding_more_samples_than_were_ever_added_gives_an_empty_window() -> None:
     window = RollingWindow(10)
     window.extend([1.0, 2.0, 3.0])
