@@ -102,15 +102,21 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
     base_err = rng.uniform(0.0, 0.01)
     extra: dict[str, float] = {}
     if regime == "pareto_mix":
-        extra = {"frac": rng.uniform(0.01, 0.05), "alpha": rng.uniform(1.3, 2.5),
-                 "scale": rng.uniform(2.5, 4.6)}
+        extra = {
+            "frac": rng.uniform(0.01, 0.05),
+            "alpha": rng.uniform(1.3, 2.5),
+            "scale": rng.uniform(2.5, 4.6),
+        }
     elif regime == "bimodal":
         extra = {"frac": rng.uniform(0.1, 0.3), "ratio": rng.uniform(7.0, 14.0)}
     elif regime == "outliers":
         extra = {"rate": rng.uniform(0.0005, 0.003)}
     elif regime == "diurnal":
-        extra = {"amp": rng.uniform(0.1, 0.22), "period": rng.uniform(2500, 6000),
-                 "phase": rng.uniform(0, 2 * math.pi)}
+        extra = {
+            "amp": rng.uniform(0.1, 0.22),
+            "period": rng.uniform(2500, 6000),
+            "phase": rng.uniform(0, 2 * math.pi),
+        }
     bursts: list[tuple[int, int, float]] = []
     if regime == "bursts":
         for _ in range(rng.randint(1, max(1, n // 1500))):
@@ -127,7 +133,7 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
         change = Change(change_at, "step")
         multiplier_at = _step(change_at, factor)
     elif scenario.startswith("drift_x2_over"):
-        ramp = int(scenario[len("drift_x2_over"):])
+        ramp = int(scenario[len("drift_x2_over") :])
         change = Change(change_at, "drift", ramp=ramp)
         multiplier_at = _ramp(change_at, ramp, 2.0)
     elif scenario == "tail_p99x3":
@@ -147,9 +153,7 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
     tail_level = 0.0
     if scenario == "tail_p99x3":  # tail events land around 1.5-4.5x the healthy p99
         sampler = random.Random(7)
-        healthy = sorted(
-            _healthy_value(regime, median, sigma, extra, sampler) for _ in range(4000)
-        )
+        healthy = sorted(_healthy_value(regime, median, sigma, extra, sampler) for _ in range(4000))
         tail_level = healthy[int(0.99 * len(healthy))]
     values: list[float] = []
     successes: list[bool] = []
@@ -162,8 +166,9 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
         elif regime == "outliers" and rng.random() < extra["rate"]:
             core *= rng.uniform(10.0, 100.0)
         elif regime == "diurnal":
-            core *= 1.0 + extra["amp"] * math.sin(2 * math.pi * i / extra["period"]
-                                                  + extra["phase"])
+            core *= 1.0 + extra["amp"] * math.sin(
+                2 * math.pi * i / extra["period"] + extra["phase"]
+            )
         for start, stop, slowdown in bursts:
             if start <= i < stop:
                 core *= slowdown
@@ -171,8 +176,9 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
             core = max(core, tail_level * rng.uniform(1.5, 4.5))
         values.append(core * multiplier_at(i))
         successes.append(rng.random() >= error_at(i))
-    return Stream(name, "generated", regime, scenario, values, successes,
-                  [change] if change else [])
+    return Stream(
+        name, "generated", regime, scenario, values, successes, [change] if change else []
+    )
 
 
 def _healthy_value(
@@ -226,8 +232,7 @@ def dev_streams(data: Path) -> Iterator[Stream]:
             Change(c["index"], c["kind"], ramp=c.get("ramp"), end=c.get("end"))
             for c in label["change_points"]
         ]
-        yield Stream(name, "dev", label["regime"], label["scenario"], values, successes,
-                     changes)
+        yield Stream(name, "dev", label["regime"], label["scenario"], values, successes, changes)
 
 
 def nab_streams(data: Path) -> Iterator[Stream]:
@@ -245,8 +250,7 @@ def nab_streams(data: Path) -> Iterator[Stream]:
             inside = [i for i, stamp in enumerate(stamps) if start <= stamp <= end]
             if inside:
                 windows.append((inside[0], inside[-1]))
-        yield Stream(relative, "nab", "nab", "nab", values, [True] * len(values),
-                     windows=windows)
+        yield Stream(relative, "nab", "nab", "nab", values, [True] * len(values), windows=windows)
 
 
 # -- running ----------------------------------------------------------------------------
@@ -260,7 +264,7 @@ def perfguard_states(stream: Stream) -> tuple[list[bool], float]:
     degraded: list[bool] = []
     append = degraded.append
     start = time.perf_counter_ns()
-    for value, success in zip(stream.values, stream.successes):
+    for value, success in zip(stream.values, stream.successes, strict=False):
         record(name, value, success=success)
         append(state(name) == "degraded")
     elapsed = time.perf_counter_ns() - start
@@ -273,7 +277,7 @@ def per_call_states(stream: Stream) -> list[bool]:
     window: list[float] = []
     limit = math.inf
     flags: list[bool] = []
-    for index, (value, success) in enumerate(zip(stream.values, stream.successes)):
+    for index, (value, success) in enumerate(zip(stream.values, stream.successes, strict=False)):
         flags.append(success and value > limit)
         if success:
             window.append(value)
@@ -313,8 +317,21 @@ def score(stream: Stream, states: Sequence[bool], ns: float) -> StreamScore:
         hit = sum(1 for lo, hi in stream.windows if any(lo <= a <= hi for a in alerts))
         outside = sum(1 for a in alerts if not any(lo <= a <= hi for lo, hi in stream.windows))
         inside_samples = sum(hi - lo + 1 for lo, hi in stream.windows)
-        return StreamScore(stream.name, "nab", "nab", "nab", n, n - inside_samples, outside,
-                           [], [], [], hit, len(stream.windows), ns)
+        return StreamScore(
+            stream.name,
+            "nab",
+            "nab",
+            "nab",
+            n,
+            n - inside_samples,
+            outside,
+            [],
+            [],
+            [],
+            hit,
+            len(stream.windows),
+            ns,
+        )
     healthy_ranges = _healthy_ranges(stream, n)
     healthy = sum(hi - lo for lo, hi in healthy_ranges)
     false_alerts = sum(1 for a in alerts if any(lo <= a < hi for lo, hi in healthy_ranges))
@@ -322,16 +339,32 @@ def score(stream: Stream, states: Sequence[bool], ns: float) -> StreamScore:
     cleared: list[bool] = []
     for change in stream.changes:
         hits = [a for a in alerts if change.index <= a < change.deadline]
-        if not hits and states[change.index:change.deadline].count(True) and \
-                change.index and states[change.index - 1]:
+        if (
+            not hits
+            and states[change.index : change.deadline].count(True)
+            and change.index
+            and states[change.index - 1]
+        ):
             hits = [change.index]  # already degraded when the change came: it counts
         detected.append(hits[0] - change.index if hits else None)
         if change.kind == "recovery" and change.end is not None and hits:
             start = min(n, change.end + RECOVERY_WINDOW)
             cleared.append(not any(states[start : start + 100]))
-    return StreamScore(stream.name, stream.source, stream.regime, stream.scenario, n,
-                       healthy, false_alerts, detected, [c.kind for c in stream.changes],
-                       cleared, 0, 0, ns)
+    return StreamScore(
+        stream.name,
+        stream.source,
+        stream.regime,
+        stream.scenario,
+        n,
+        healthy,
+        false_alerts,
+        detected,
+        [c.kind for c in stream.changes],
+        cleared,
+        0,
+        0,
+        ns,
+    )
 
 
 def _healthy_ranges(stream: Stream, n: int) -> list[tuple[int, int]]:
@@ -376,7 +409,7 @@ def summarize(scores: Iterable[StreamScore]) -> dict[str, float | int | str]:
 def recall_by(scores: Sequence[StreamScore], key: str) -> dict[str, tuple[int, int]]:
     table: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in scores:
-        for delay, kind in zip(s.detected, s.kinds):
+        for delay, kind in zip(s.detected, s.kinds, strict=False):
             group = kind if key == "kind" else getattr(s, key)
             table[group][1] += 1
             table[group][0] += delay is not None
@@ -428,14 +461,16 @@ def report_nab(ours: list[StreamScore], reference: list[StreamScore]) -> str:
         return hit, total, 1e4 * outside / samples
 
     a, b = figures(ours), figures(reference)
-    return "\n".join([
-        "### NAB (real traces)",
-        "",
-        "| metric | perfguard | per-call rule (seed) |",
-        "|---|---:|---:|",
-        f"| labelled windows hit | {a[0]}/{a[1]} | {b[0]}/{b[1]} |",
-        f"| alerts outside windows / 10k samples | {a[2]:.2f} | {b[2]:.2f} |",
-    ])
+    return "\n".join(
+        [
+            "### NAB (real traces)",
+            "",
+            "| metric | perfguard | per-call rule (seed) |",
+            "|---|---:|---:|",
+            f"| labelled windows hit | {a[0]}/{a[1]} | {b[0]}/{b[1]} |",
+            f"| alerts outside windows / 10k samples | {a[2]:.2f} | {b[2]:.2f} |",
+        ]
+    )
 
 
 def _fmt(value: float | int | str) -> str:
@@ -449,8 +484,9 @@ def _fmt(value: float | int | str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one stream per family cell")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2]
-                        / "shared" / "data")
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", choices=("generated", "dev", "nab"), default=None)
@@ -476,14 +512,19 @@ def main() -> None:
             if source == "nab":
                 sections.append(report_nab(ours, reference))
             else:
-                title = {"generated": f"Generated streams (seed {args.seed})",
-                         "dev": "Development set (shared/data/synthetic)"}[source]
+                title = {
+                    "generated": f"Generated streams (seed {args.seed})",
+                    "dev": "Development set (shared/data/synthetic)",
+                }[source]
                 sections.append(report(title, ours, reference))
             if args.misses:
                 for s in ours:
                     if None in s.detected or s.false_alerts:
-                        print(f"  {s.name}: delays {s.detected} false {s.false_alerts} "
-                              f"cleared {s.cleared}", file=sys.stderr)
+                        print(
+                            f"  {s.name}: delays {s.detected} false {s.false_alerts} "
+                            f"cleared {s.cleared}",
+                            file=sys.stderr,
+                        )
     print("\n\n".join(sections))
     print(f"\n(ran in {time.perf_counter() - started:.0f} s)")
 

@@ -202,9 +202,7 @@ class SustainedDetector:
                 else:
                     test.statistic = 0.0
         errors = self._errors
-        if (failures or errors.statistic) and errors.update(
-            failures, n_ok + failures, block_start
-        ):
+        if (failures or errors.statistic) and errors.update(failures, n_ok + failures, block_start):
             proposed = True
         if proposed:
             if self._blocks_seen < self._next_decision_block:
@@ -394,9 +392,6 @@ def _without_densest_run(
 def _p50_of(encoded: list[float]) -> float:
     successes = sorted(v for v in encoded if v >= 0.0)
     return quantile(successes, 0.5) if successes else 0.0
-
-
-
 
 
 def _share_above(encoded: list[float], limit: float) -> float:
