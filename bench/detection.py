@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from perfguard import PerformanceTracker
+from perfguard import DetectorSettings, PerformanceTracker
 
 logging.getLogger("perfguard").setLevel(logging.CRITICAL)
 
@@ -256,9 +256,13 @@ def nab_streams(data: Path) -> Iterator[Stream]:
 # -- running ----------------------------------------------------------------------------
 
 
+SETTINGS: dict[str, float] = {}  # --settings overrides, for tuning experiments
+
+
 def perfguard_states(stream: Stream) -> tuple[list[bool], float]:
     """degraded-or-not after each sample, and ns per sample (record + state)."""
-    tracker = PerformanceTracker(autosave_interval=None)
+    settings = DetectorSettings(**SETTINGS) if SETTINGS else None
+    tracker = PerformanceTracker(autosave_interval=None, detector_settings=settings)
     record, state = tracker.record, tracker.state
     name = "op"
     degraded: list[bool] = []
@@ -377,7 +381,10 @@ def _healthy_ranges(stream: Stream, n: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def run_one(stream: Stream) -> tuple[StreamScore, StreamScore]:
+def run_one(job: tuple[Stream, dict[str, float]]) -> tuple[StreamScore, StreamScore]:
+    stream, settings = job
+    SETTINGS.clear()
+    SETTINGS.update(settings)
     states, ns = perfguard_states(stream)
     return score(stream, states, ns), score(stream, per_call_states(stream), 0.0)
 
@@ -491,6 +498,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", choices=("generated", "dev", "nab"), default=None)
     parser.add_argument("--misses", action="store_true", help="list missed changes")
+    parser.add_argument("--settings", type=json.loads, default={},
+                        help='DetectorSettings overrides as JSON, e.g. \'{"threshold": 14}\'')
     args = parser.parse_args()
     started = time.perf_counter()
     sources: dict[str, list[Stream]] = {}
@@ -506,7 +515,8 @@ def main() -> None:
     sections = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for source, streams in sources.items():
-            results = list(pool.map(run_one, streams, chunksize=2))
+            jobs = [(stream, args.settings) for stream in streams]
+            results = list(pool.map(run_one, jobs, chunksize=2))
             ours = [r[0] for r in results]
             reference = [r[1] for r in results]
             if source == "nab":

@@ -44,8 +44,6 @@ class TrackerConfig:
     max_open_timers: cap on timers started but not ended (a leak guard).
     exemplars: how many slowest-call metadata records each operation keeps.
     batch_size: samples buffered before the statistics absorb them (amortization).
-    detection_min_samples: successful samples a baseline needs before the sustained
-        detector trusts it (a p50 from 10 samples is too rough to test against).
     improvement_ratio: a mature baseline is replaced automatically only by a window whose
         p50 and p95 are both at most this fraction of the baseline's (a real speed-up).
     """
@@ -62,7 +60,6 @@ class TrackerConfig:
     exemplars: int = 5
     batch_size: int = 64
     improvement_ratio: float = 0.9
-    detection_min_samples: int = 200
 
     def __post_init__(self) -> None:
         _require_int("window_size", self.window_size, 2, 10_000_000)
@@ -77,7 +74,6 @@ class TrackerConfig:
         _require_int("max_open_timers", self.max_open_timers, 1, 100_000_000)
         _require_int("exemplars", self.exemplars, 0, 1000)
         _require_int("batch_size", self.batch_size, 1, 100_000)
-        _require_int("detection_min_samples", self.detection_min_samples, 2, 10_000_000)
         _require_positive_number("improvement_ratio", self.improvement_ratio)
         if self.improvement_ratio >= 1:
             raise ConfigurationError(

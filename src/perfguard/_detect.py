@@ -64,8 +64,10 @@ class DetectorSettings:
     threshold: float = 12.0  # log-likelihood ratio needed to propose an alert
     tail_threshold: float = 9.0  # the same for the tail tests (confirmed more strictly)
     recovery_threshold: float = 6.0
+    min_baseline_samples: int = 600  # a baseline is tested against from this size on
     tail_min_samples: int = 800  # baseline samples needed before the tail is tested
     latency_floor: float = 1.1  # minimum p50 ratio to report latency
+    gross_ratio: float = 1.3  # a p50 ratio this large is reported however it arose
     tail_floor: float = 1.3  # minimum p95 ratio to report tail
     tail_share_floor: float = 0.025  # minimum share above reference p99 to report tail
     error_floor: float = 0.02  # minimum absolute error-rate increase to report errors
@@ -129,10 +131,14 @@ class SustainedDetector:
         self._p50 = baseline.p50
         self._p95 = baseline.p95
         self._p99 = baseline.p99
-        self._block_medians = _block_medians(recent_encoded or [])[-_LAG_FAR:]
+        # The anchor is the level of the samples the baseline was learned from; the
+        # reference starts where the level stands now, so a baseline learned across a
+        # daily cycle does not start out offset from the present.
+        medians = _block_medians(recent_encoded or [])
+        self._block_medians = medians[-_LAG_FAR:]
         self._blocks_seen = 0
         self._anchor_level: float | None = (
-            _middle(sorted(self._block_medians)) if len(self._block_medians) >= 8 else None
+            _middle(sorted(medians)) if len(medians) >= _LAG_FAR else None
         )
         self._reference_error = max(baseline.error_rate, _MIN_ERROR_RATE)
         self._error_alt = min(
@@ -153,6 +159,8 @@ class SustainedDetector:
         # A p99 estimated from a few hundred samples is too rough to test the tail on.
         self._tails_armed = baseline.sample_count >= s.tail_min_samples
         self._gate = s.threshold * s.track_gate
+        if self._anchor_level is not None:
+            self._track(step=math.inf)
         self._recovery: dict[Signal, BinomialCusum] = {}
         self.degraded_signals: tuple[Signal, ...] = ()
         self.episode_start = 0
@@ -213,7 +221,7 @@ class SustainedDetector:
             self._track()
         return False
 
-    def _track(self) -> None:
+    def _track(self, step: float | None = None) -> None:
         """Move the reference toward the lagged level, slowly and within a band."""
         medians = self._block_medians
         if len(medians) < _LAG_FAR:
@@ -222,7 +230,7 @@ class SustainedDetector:
         for test in self._tests.values():
             if test.statistic > gate:
                 return  # evidence is accumulating: hold the reference still
-        lagged = sorted(medians[: _LAG_FAR - _LAG_NEAR])
+        lagged = sorted(medians[: len(medians) - _LAG_NEAR])
         level = lagged[len(lagged) // 2]
         if self._anchor_level is None:
             self._anchor_level = level
@@ -230,7 +238,7 @@ class SustainedDetector:
         s = self.settings
         target = level / self._anchor_level if self._anchor_level > 0 else 1.0
         target = min(max(target, 1.0 / s.track_range), s.track_range)
-        step = s.track_step
+        step = s.track_step if step is None else step
         scale = min(max(target, self._scale / (1.0 + step)), self._scale * (1.0 + step))
         if scale != self._scale:
             self._scale = scale
@@ -295,7 +303,16 @@ class SustainedDetector:
             p50 = self._p50
             trimmed = _without_densest_run(span, lambda v: v > p50, s.burst_length)
             ratio = _ratio(current["p50"], self._p50)
-            if ratio >= s.latency_floor and _ratio(_p50_of(trimmed), self._p50) >= s.latency_floor:
+            # A moderate shift must be there from its start (a step), not only at the end
+            # of a slow climb (a daily cycle outrunning the reference); a large one may be
+            # either (a fast drift).
+            early = _ratio(_p50_of(span[: len(span) // 2]), self._p50)
+            step_like = ratio >= s.gross_ratio or early >= s.latency_floor
+            if (
+                ratio >= s.latency_floor
+                and _ratio(_p50_of(trimmed), self._p50) >= s.latency_floor
+                and step_like
+            ):
                 confirmed.append("latency")
                 ratios["latency"] = ratio
         if ("tail" in fired or "tail_extreme" in fired) and len(span) >= s.tail_persistence:

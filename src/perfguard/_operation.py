@@ -139,7 +139,9 @@ class Operation:
         else:
             self.slow_threshold = baseline.mean + config.std_multiplier * baseline.std
         self.drain_trigger = config.batch_size
-        armed = baseline.sample_count >= min(config.detection_min_samples, config.window_size)
+        # Failures never enter a baseline, so a full window may hold fewer successes.
+        needed = min(self._detector_settings.min_baseline_samples, (8 * config.window_size) // 10)
+        armed = baseline.sample_count >= needed
         self.detector = (
             SustainedDetector(baseline, self._detector_settings, recent) if armed else None
         )

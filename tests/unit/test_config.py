@@ -61,9 +61,6 @@ BAD_SETTINGS: list[tuple[str, Any]] = [
     ("batch_size", 0),
     ("batch_size", 100_001),
     ("batch_size", None),
-    ("detection_min_samples", 1),
-    ("detection_min_samples", 10_000_001),
-    ("detection_min_samples", 200.0),
     ("improvement_ratio", 0),
     ("improvement_ratio", 1),
     ("improvement_ratio", 1.5),
@@ -113,7 +110,6 @@ def test_defaults_and_boundary_values_are_accepted() -> None:
         max_open_timers=1,
         exemplars=0,
         batch_size=1,
-        detection_min_samples=2,
         improvement_ratio=0.999,
     )
     TrackerConfig(
@@ -122,7 +118,6 @@ def test_defaults_and_boundary_values_are_accepted() -> None:
         max_open_timers=100_000_000,
         exemplars=1000,
         batch_size=100_000,
-        detection_min_samples=10_000_000,
         retention_seconds=1,
         autosave_interval=0.5,
     )
