@@ -67,7 +67,6 @@ class DetectorSettings:
     min_baseline_samples: int = 600  # a baseline is tested against from this size on
     tail_min_samples: int = 800  # baseline samples needed before the tail is tested
     latency_floor: float = 1.1  # minimum p50 ratio to report latency
-    gross_ratio: float = 1.3  # a p50 ratio this large is reported however it arose
     tail_floor: float = 1.3  # minimum p95 ratio to report tail
     tail_share_floor: float = 0.025  # minimum share above reference p99 to report tail
     error_floor: float = 0.02  # minimum absolute error-rate increase to report errors
@@ -303,16 +302,7 @@ class SustainedDetector:
             p50 = self._p50
             trimmed = _without_densest_run(span, lambda v: v > p50, s.burst_length)
             ratio = _ratio(current["p50"], self._p50)
-            # A moderate shift must be there from its start (a step), not only at the end
-            # of a slow climb (a daily cycle outrunning the reference); a large one may be
-            # either (a fast drift).
-            early = _ratio(_p50_of(span[: len(span) // 2]), self._p50)
-            step_like = ratio >= s.gross_ratio or early >= s.latency_floor
-            if (
-                ratio >= s.latency_floor
-                and _ratio(_p50_of(trimmed), self._p50) >= s.latency_floor
-                and step_like
-            ):
+            if ratio >= s.latency_floor and _ratio(_p50_of(trimmed), self._p50) >= s.latency_floor:
                 confirmed.append("latency")
                 ratios["latency"] = ratio
         if ("tail" in fired or "tail_extreme" in fired) and len(span) >= s.tail_persistence:
