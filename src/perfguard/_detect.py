@@ -64,6 +64,8 @@ class DetectorSettings:
     threshold: float = 12.0  # log-likelihood ratio needed to propose an alert
     tail_threshold: float = 9.0  # the same for the tail tests (confirmed more strictly)
     recovery_threshold: float = 6.0
+    recovery_block_floor: float = 3.0  # most evidence one block can take from a recovery
+    recovery_tolerance: float = 1.05  # back to within this ratio of the reference = healthy
     min_baseline_samples: int = 600  # a baseline is tested against from this size on
     tail_min_samples: int = 800  # baseline samples needed before the tail is tested
     latency_floor: float = 1.1  # minimum p50 ratio to report latency
@@ -91,11 +93,15 @@ class BinomialCusum:
         self.statistic = 0.0
         self.started_at = 0
 
-    def update(self, hits: int, trials: int, block_start: int) -> bool:
-        """Add one block; True when the statistic is over the threshold."""
+    def update(
+        self, hits: int, trials: int, block_start: int, floor: float = -math.inf
+    ) -> bool:
+        """Add one block (its log-likelihood ratio no lower than `floor`); True when the
+        statistic is over the threshold."""
         if self.statistic == 0.0:
             self.started_at = block_start
-        value = self.statistic + hits * self.hit_weight + (trials - hits) * self.miss_weight
+        step = hits * self.hit_weight + (trials - hits) * self.miss_weight
+        value = self.statistic + (step if step > floor else floor)
         self.statistic = value if value > 0.0 else 0.0
         return self.statistic > self.threshold
 
@@ -185,11 +191,21 @@ class SustainedDetector:
             medians.append(sorted_successes[n_ok // 2])
             if len(medians) > _LAG_FAR:
                 del medians[0]
+        if self.degraded_signals:
+            # Recovered means back within the tolerance of the reference (and never
+            # below the learned baseline): a reference tracked down a little before the
+            # incident must not hold the alert open.
+            tolerance = self.settings.recovery_tolerance * max(1.0, 1.0 / self._scale)
+            return self._observe_recovery(
+                n_ok - bisect_right(sorted_successes, self._p50 * tolerance),
+                n_ok - bisect_right(sorted_successes, self._p95 * tolerance),
+                n_ok,
+                failures,
+                block_start,
+            )
         above_median = n_ok - bisect_right(sorted_successes, self._p50)
         above_tail = n_ok - bisect_right(sorted_successes, self._p95)
         above_extreme = n_ok - bisect_right(sorted_successes, self._p99)
-        if self.degraded_signals:
-            return self._observe_recovery(above_median, above_tail, n_ok, failures, block_start)
         proposed = False
         if n_ok:
             below = n_ok - above_median
@@ -251,7 +267,8 @@ class SustainedDetector:
     def _observe_recovery(
         self, above_median: int, above_tail: int, n_ok: int, failures: int, block_start: int
     ) -> bool:
-        """Reverse tests: a "hit" is a sample that looks healthy."""
+        """Reverse tests: a "hit" is a sample that looks healthy. One block can take back
+        only a little evidence, so a short burst does not restart a recovery."""
         all_clear = True
         for signal, test in self._recovery.items():
             if signal == "latency":
@@ -261,7 +278,7 @@ class SustainedDetector:
             else:
                 healthy, trials = n_ok, n_ok + failures
             if trials:
-                test.update(healthy, trials, block_start)
+                test.update(healthy, trials, block_start, -self.settings.recovery_block_floor)
             if test.statistic <= test.threshold:
                 all_clear = False
         return all_clear
