@@ -167,6 +167,7 @@ class SustainedDetector:
         if self._anchor_level is not None:
             self._track(step=math.inf)
         self._recovery: dict[Signal, BinomialCusum] = {}
+        self._recovery_p50 = self._recovery_p95 = math.inf
         self.degraded_signals: tuple[Signal, ...] = ()
         self.episode_start = 0
         self._next_decision_block = 0
@@ -192,13 +193,10 @@ class SustainedDetector:
             if len(medians) > _LAG_FAR:
                 del medians[0]
         if self.degraded_signals:
-            # Recovered means back within the tolerance of the reference (and never
-            # below the learned baseline): a reference tracked down a little before the
-            # incident must not hold the alert open.
-            tolerance = self.settings.recovery_tolerance * max(1.0, 1.0 / self._scale)
+            # Recovered means back below _recovery_p50/_p95 (see _start_recovery_tests).
             return self._observe_recovery(
-                n_ok - bisect_right(sorted_successes, self._p50 * tolerance),
-                n_ok - bisect_right(sorted_successes, self._p95 * tolerance),
+                n_ok - bisect_right(sorted_successes, self._recovery_p50),
+                n_ok - bisect_right(sorted_successes, self._recovery_p95),
                 n_ok,
                 failures,
                 block_start,
@@ -353,11 +351,18 @@ class SustainedDetector:
         start = min(self._tests[name].started_at for name in fired)
         self.degraded_signals = tuple(confirmed)
         self.episode_start = start
-        self._start_recovery_tests()
+        self._start_recovery_tests(current)
         return Verdict("degraded", tuple(confirmed), current, ratios[confirmed[0]], evidence, start)
 
-    def _start_recovery_tests(self) -> None:
+    def _start_recovery_tests(self, current: dict[str, float]) -> None:
+        """Recovered means the effect has mostly gone: the level back below the geometric
+        middle of reference and episode (at least `recovery_tolerance` x the reference,
+        never below the learned baseline). A reference tracked down a little before the
+        incident, or a daily cycle that moved on meanwhile, must not hold it open."""
         s = self.settings
+        floor = s.recovery_tolerance * max(1.0, 1.0 / self._scale)
+        self._recovery_p50 = self._p50 * max(floor, math.sqrt(_ratio(current["p50"], self._p50)))
+        self._recovery_p95 = self._p95 * max(floor, math.sqrt(_ratio(current["p95"], self._p95)))
         self._recovery = {}
         for signal in self.degraded_signals:
             if signal == "latency":
