@@ -41,6 +41,8 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import sub
 from typing import Any
 
 from ._baseline import Baseline
@@ -50,6 +52,13 @@ from ._quantiles import quantile
 BLOCK_SIZE = 16
 _TRACK_EVERY = 4  # blocks between reference updates
 _LAG_NEAR, _LAG_FAR = 8, 24  # the lagged level: block medians 8..24 blocks ago
+_SIGNAL_OF: dict[str, Signal] = {
+    "latency": "latency",
+    "latency_jump": "latency",
+    "tail": "tail",
+    "tail_extreme": "tail",
+    "errors": "errors",
+}
 _MIN_ERROR_RATE = 0.002  # an error-free baseline must not make one failure a catastrophe
 
 
@@ -72,13 +81,15 @@ class DetectorSettings:
     tail_floor: float = 1.3  # minimum p95 ratio to report tail
     tail_share_floor: float = 0.025  # minimum share above reference p99 to report tail
     error_floor: float = 0.02  # minimum absolute error-rate increase to report errors
-    min_persistence: int = 64  # samples a latency or error effect must last
+    min_persistence: int = 64  # samples a latency effect must last
+    error_persistence: int = 32  # samples an error-rate effect must last
     tail_persistence: int = 224  # samples a tail effect must last (tail events are sparse)
     burst_length: int = 48  # the longest slow burst that must never be reported alone
     track_step: float = 0.03  # largest move of the reference per update (ratio)
     track_range: float = 1.3  # the reference stays within [1/range, range] x baseline
     track_gate: float = 1.0  # the reference holds while a test exceeds gate x threshold
     recent_samples: int = 128  # samples the recovery verdict describes
+    max_span: int = 768  # most recent samples a confirmation looks at
 
 
 class BinomialCusum:
@@ -171,6 +182,13 @@ class SustainedDetector:
         self.degraded_signals: tuple[Signal, ...] = ()
         self.episode_start = 0
         self._next_decision_block = 0
+        self._rejections = 0  # consecutive rejected proposals (they back off)
+        self._decision_at = 0  # the sample index a pending decision is taken at
+        self._persistence: dict[Signal, int] = {
+            "latency": s.min_persistence,
+            "tail": s.tail_persistence,
+            "errors": s.error_persistence,
+        }
 
     @property
     def degraded(self) -> bool:
@@ -227,9 +245,20 @@ class SustainedDetector:
             proposed = True
         if proposed:
             if self._blocks_seen < self._next_decision_block:
-                return False  # a rejected proposal is re-examined every other block
-            self._next_decision_block = self._blocks_seen + 2
+                return False
+            next_sample = block_start + BLOCK_SIZE
+            short = min(
+                self._persistence[signal] - (next_sample - start)
+                for signal, start in self._signal_starts().items()
+            )
+            if short > 0:  # every proposal too young to judge yet
+                return False
+            # A rejected proposal is re-examined after 2, 4, 6 ... 16 blocks: a test that
+            # keeps firing without an effect must not cost a confirmation every block.
+            self._next_decision_block = self._blocks_seen + min(2 + 2 * self._rejections, 16)
+            self._decision_at = next_sample
             return True
+        self._rejections = 0
         if self._blocks_seen % _TRACK_EVERY == 0:
             self._track()
         return False
@@ -283,76 +312,99 @@ class SustainedDetector:
 
     # -- stage two -----------------------------------------------------------------------
 
+    def _signal_starts(self) -> dict[Signal, int]:
+        """Per proposed signal, its estimated change point: the latest sample at which one
+        of its firing tests left zero (the jump test dates a big step precisely; the slow
+        test, which wanders above zero more often, would date it too early)."""
+        starts: dict[Signal, int] = {}
+        for name, test in self._tests.items():
+            if test.statistic > test.threshold:
+                signal = _SIGNAL_OF[name]
+                starts[signal] = max(starts.get(signal, 0), test.started_at)
+        return starts
+
     def evidence_span(self, next_sample: int) -> int:
-        """How many recent samples decide() should see: those since the estimated change
-        point, at least `min_persistence`; while degraded, `recent_samples`."""
+        """How many recent samples decide() should see: while proposing, those since the
+        earliest change point of a proposed signal (at most `max_span`); while degraded,
+        `recent_samples`."""
         s = self.settings
         if self.degraded_signals:
             return s.recent_samples
-        starts = [t.started_at for t in self._tests.values() if t.statistic > t.threshold]
+        starts = self._signal_starts().values()
         start = min(starts) if starts else next_sample - s.recent_samples
-        return max(next_sample - start, s.min_persistence)
+        return max(0, min(next_sample - start, s.max_span))
 
     def decide(self, recent_encoded: list[float]) -> Verdict | None:
         """Confirm a proposed alert (or a recovery) on the samples evidence_span() named,
         in the window's encoding (failures negative)."""
         if self.degraded_signals:
             return self._recover(current_figures(recent_encoded))
-        return self._confirm(recent_encoded)
+        verdict = self._confirmed(recent_encoded)
+        self._rejections = 0 if verdict is not None else self._rejections + 1
+        return verdict
 
-    def _confirm(self, span: list[float]) -> Verdict | None:
+    def _confirmed(self, recent: list[float]) -> Verdict | None:
+        """Each proposed signal is judged on the samples since its own change point."""
         s = self.settings
-        if len(span) < s.min_persistence:
-            return None
-        fired = [name for name, t in self._tests.items() if t.statistic > t.threshold]
-        current = current_figures(span)
-        successes = sorted(v for v in span if v >= 0.0)
-        extreme_share = (len(successes) - bisect_right(successes, self._p99)) / max(
-            1, len(successes)
-        )
+        starts = self._signal_starts()
         confirmed: list[Signal] = []
         ratios: dict[str, float] = {}
-        if ("latency" in fired or "latency_jump" in fired) and len(span) >= s.min_persistence:
-            # A burst shows as a few slow stretches: the shift must survive their removal.
-            p50 = self._p50
-            trimmed = _without_densest_run(span, lambda v: v > p50, s.burst_length)
-            ratio = _ratio(current["p50"], self._p50)
-            if ratio >= s.latency_floor and _ratio(_p50_of(trimmed), self._p50) >= s.latency_floor:
-                confirmed.append("latency")
-                ratios["latency"] = ratio
-        if ("tail" in fired or "tail_extreme" in fired) and len(span) >= s.tail_persistence:
-            p95 = self._p95
-            trimmed = _without_densest_run(span, lambda v: v > p95, s.burst_length)
-            trimmed = _without_densest_run(trimmed, lambda v: v > p95, s.burst_length)
-            ratio = _ratio(current["p95"], p95)
-            trimmed_figures = current_figures(trimmed)
-            wider = ratio >= s.tail_floor and _ratio(trimmed_figures["p95"], p95) >= s.tail_floor
-            heavier = (
-                extreme_share >= s.tail_share_floor
-                and _share_above(trimmed, self._p99) >= s.tail_share_floor
-            )
-            if wider or heavier:
-                confirmed.append("tail")
-                ratios["tail"] = max(ratio, _ratio(current["p99"], self._p99))
-        if "errors" in fired and current["error_rate"] - self.baseline.error_rate >= s.error_floor:
-            confirmed.append("errors")
-            ratios["errors"] = current["error_rate"] / self._reference_error
+        shown: dict[str, float] = {}
+        for signal, start in starts.items():
+            span = recent[-(self._decision_at - start) :] if start < self._decision_at else []
+            if len(span) < self._persistence[signal]:
+                continue
+            current = current_figures(span)
+            ratio = self._effect(signal, span, current)
+            if ratio is not None:
+                confirmed.append(signal)
+                ratios[signal] = ratio
+                if not shown:
+                    shown = current
         if not confirmed:
             return None
+        fired = [name for name, t in self._tests.items() if t.statistic > t.threshold]
         evidence = {
             "test": "binomial CUSUM on rank indicators, confirmed by persistence and effect",
             "statistics": {name: round(t.statistic, 3) for name, t in self._tests.items()},
             "threshold": s.threshold,
             "fired": fired,
             "reference_scale": round(self._scale, 4),
-            "span_samples": len(span),
-            "share_above_p99": round(extreme_share, 4),
+            "change_points": dict(starts),
         }
-        start = min(self._tests[name].started_at for name in fired)
+        start = min(starts[signal] for signal in confirmed)
         self.degraded_signals = tuple(confirmed)
         self.episode_start = start
-        self._start_recovery_tests(current)
-        return Verdict("degraded", tuple(confirmed), current, ratios[confirmed[0]], evidence, start)
+        self._start_recovery_tests(shown)
+        return Verdict("degraded", tuple(confirmed), shown, ratios[confirmed[0]], evidence, start)
+
+    def _effect(self, signal: Signal, span: list[float], current: dict[str, float]) -> float | None:
+        """The effect ratio of a signal on its span, None when below the floors."""
+        s = self.settings
+        if signal == "latency":
+            # A burst is a dense run of slow calls: the shift must survive its removal.
+            p50 = self._p50
+            trimmed = _without_densest_run(span, lambda v: v > p50, s.burst_length)
+            ratio = _ratio(current["p50"], p50)
+            if ratio >= s.latency_floor and _ratio(_p50_of(trimmed), p50) >= s.latency_floor:
+                return ratio
+            return None
+        if signal == "tail":
+            p95, p99 = self._p95, self._p99
+            trimmed = _without_densest_run(span, lambda v: v > p95, s.burst_length)
+            trimmed = _without_densest_run(trimmed, lambda v: v > p95, s.burst_length)
+            ratio = _ratio(current["p95"], p95)
+            wider = ratio >= s.tail_floor and _ratio(_quantile_of(trimmed, 0.95), p95) >= (
+                s.tail_floor
+            )
+            heavier = (
+                _share_above(span, p99) >= s.tail_share_floor
+                and _share_above(trimmed, p99) >= s.tail_share_floor
+            )
+            return max(ratio, _ratio(current["p99"], p99)) if wider or heavier else None
+        if current["error_rate"] - self.baseline.error_rate >= s.error_floor:
+            return current["error_rate"] / self._reference_error
+        return None
 
     def _start_recovery_tests(self, current: dict[str, float]) -> None:
         """Recovered means the effect has mostly gone: the level back below the geometric
@@ -408,19 +460,19 @@ def _without_densest_run(
     what is left of an effect once the worst burst is taken out."""
     if len(encoded) <= length:
         return []
-    flags = [1 if is_bad(v) else 0 for v in encoded]
-    count = best = sum(flags[:length])
-    best_start = 0
-    for start in range(1, len(encoded) - length + 1):
-        count += flags[start + length - 1] - flags[start - 1]
-        if count > best:
-            best, best_start = count, start
+    totals = [0, *accumulate(1 if is_bad(v) else 0 for v in encoded)]
+    in_run = list(map(sub, totals[length:], totals[: len(totals) - length]))
+    best_start = in_run.index(max(in_run))
     return encoded[:best_start] + encoded[best_start + length :]
 
 
 def _p50_of(encoded: list[float]) -> float:
+    return _quantile_of(encoded, 0.5)
+
+
+def _quantile_of(encoded: list[float], q: float) -> float:
     successes = sorted(v for v in encoded if v >= 0.0)
-    return quantile(successes, 0.5) if successes else 0.0
+    return quantile(successes, q) if successes else 0.0
 
 
 def _share_above(encoded: list[float], limit: float) -> float:
