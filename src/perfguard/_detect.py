@@ -390,7 +390,10 @@ class SustainedDetector:
                 return ratio
             return None
         if signal == "tail":
-            p95, p99 = self._p95, self._p99
+            # The tail is judged relative to the current median (its shape), so a level
+            # that moved as a whole (a daily peak, a step) does not count twice.
+            level = max(1.0, _ratio(current["p50"], self._p50))
+            p95, p99 = self._p95 * level, self._p99 * level
             trimmed = _without_densest_run(span, lambda v: v > p95, s.burst_length)
             trimmed = _without_densest_run(trimmed, lambda v: v > p95, s.burst_length)
             ratio = _ratio(current["p95"], p95)
