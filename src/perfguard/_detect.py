@@ -87,7 +87,9 @@ class DetectorSettings:
     burst_length: int = 48  # the longest slow burst that must never be reported alone
     track_step: float = 0.03  # largest move of the reference per update (ratio)
     track_range: float = 1.3  # the reference stays within [1/range, range] x baseline
-    track_gate: float = 1.0  # the reference holds while a test exceeds gate x threshold
+    track_gate: float = 1.0  # tracking slows while a test exceeds gate x threshold
+    track_while_proposing: float = 0.5  # ... to this fraction of track_step
+    track_deadband: float = 0.03  # level changes smaller than this (log) are noise
     recent_samples: int = 128  # samples the recovery verdict describes
     max_span: int = 768  # most recent samples a confirmation looks at
 
@@ -243,6 +245,8 @@ class SustainedDetector:
         errors = self._errors
         if (failures or errors.statistic) and errors.update(failures, n_ok + failures, block_start):
             proposed = True
+        if self._blocks_seen % _TRACK_EVERY == 0:
+            self._track()
         if proposed:
             if self._blocks_seen < self._next_decision_block:
                 return False
@@ -259,8 +263,6 @@ class SustainedDetector:
             self._decision_at = next_sample
             return True
         self._rejections = 0
-        if self._blocks_seen % _TRACK_EVERY == 0:
-            self._track()
         return False
 
     def _track(self, step: float | None = None) -> None:
@@ -268,19 +270,25 @@ class SustainedDetector:
         medians = self._block_medians
         if len(medians) < _LAG_FAR:
             return
-        gate = self._gate
-        for test in self._tests.values():
-            if test.statistic > gate:
-                return  # evidence is accumulating: hold the reference still
+        s = self.settings
+        if step is None:
+            step = s.track_step
+            gate = self._gate
+            if any(test.statistic > gate for test in self._tests.values()):
+                # Evidence is accumulating: creep only, so a real shift under test is
+                # not absorbed while a slow cycle is still followed.
+                step *= s.track_while_proposing
+                if step <= 0.0:
+                    return
         lagged = sorted(medians[: len(medians) - _LAG_NEAR])
         level = lagged[len(lagged) // 2]
         if self._anchor_level is None:
             self._anchor_level = level
             return
-        s = self.settings
         target = level / self._anchor_level if self._anchor_level > 0 else 1.0
         target = min(max(target, 1.0 / s.track_range), s.track_range)
-        step = s.track_step if step is None else step
+        if abs(math.log(target / self._scale)) < s.track_deadband:
+            return  # within the noise of the level estimate: stay put
         scale = min(max(target, self._scale / (1.0 + step)), self._scale * (1.0 + step))
         if scale != self._scale:
             self._scale = scale

@@ -1,0 +1,140 @@
+"""The sustained detector through the public API: an alert on each family of real
+degradation, none on healthy regimes, and the same states however the stream is read.
+
+False-alarm *rates* are measured by bench/detection.py on many streams; these tests pin
+down behaviour on a few fixed-seed streams per family.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from perfguard import DegradationEvent, PerformanceTracker
+from tests.streams import Sample, degrade, healthy
+
+CHANGE = 3000
+REGIMES = ("lognormal", "pareto_mix", "bimodal", "outliers", "bursts", "diurnal")
+
+
+def replay(
+    samples: list[Sample], *, read_every: int = 1
+) -> tuple[list[str], list[DegradationEvent]]:
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    states = []
+    for index, (value, ok) in enumerate(samples):
+        tracker.record("op", value, success=ok)
+        if (index + 1) % read_every == 0:
+            states.append(tracker.state("op"))
+    tracker.state("op")
+    return states, events
+
+
+def first_alert(events: list[DegradationEvent]) -> DegradationEvent | None:
+    return next((e for e in events if e.kind == "degraded"), None)
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize("seed", [11, 12])
+def test_healthy_regimes_raise_no_alert(regime: str, seed: int) -> None:
+    states, events = replay(healthy(regime, 8000, seed))
+    assert events == []
+    assert states[50] == "ok"  # baseline established early
+    assert states[-1] == "ok"
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize(
+    ("name", "kwargs", "signal", "within"),
+    [
+        ("step x1.5", {"factor": lambda i: 1.5}, "latency", 500),
+        ("step x2", {"factor": lambda i: 2.0}, "latency", 300),
+        ("drift x2 over 500", {"factor": lambda i: 2.0 ** min(1.0, i / 500)}, "latency", 1000),
+        ("errors 10%", {"error_rate": 0.10}, "errors", 500),
+    ],
+)
+def test_clear_degradations_are_reported(
+    regime: str, name: str, kwargs: dict[str, object], signal: str, within: int
+) -> None:
+    samples = degrade(healthy(regime, CHANGE + 1500, 21), CHANGE, 22, **kwargs)  # type: ignore[arg-type]
+    states, events = replay(samples)
+    alert = first_alert(events)
+    assert alert is not None, f"{name} in {regime} was not reported"
+    assert CHANGE <= alert.sample_index <= CHANGE + within
+    assert signal in alert.signals
+    assert alert.effect_ratio > 1.0
+    assert states[-1] == "degraded"
+
+
+@pytest.mark.parametrize("regime", ["lognormal", "pareto_mix", "outliers"])
+def test_tail_only_degradation_is_reported_as_tail(regime: str) -> None:
+    samples = degrade(healthy(regime, CHANGE + 2000, 31), CHANGE, 32, tail_share=0.05)
+    _, events = replay(samples)
+    alert = first_alert(events)
+    assert alert is not None
+    assert alert.signals == ("tail",)
+    assert alert.sample_index >= CHANGE
+    # the median did not move: this is not a latency shift
+    assert alert.current["p50"] < 1.1 * alert.baseline["p50"]
+
+
+def test_variance_increase_is_reported() -> None:
+    samples = degrade(healthy("lognormal", CHANGE + 2000, 41), CHANGE, 42, spread=2.0)
+    _, events = replay(samples)
+    alert = first_alert(events)
+    assert alert is not None
+    assert "tail" in alert.signals
+    assert CHANGE <= alert.sample_index <= CHANGE + 600
+
+
+def test_small_step_is_reported_in_lognormal() -> None:
+    samples = degrade(healthy("lognormal", CHANGE + 2000, 51), CHANGE, 52, factor=lambda i: 1.2)
+    _, events = replay(samples)
+    alert = first_alert(events)
+    assert alert is not None
+    assert CHANGE <= alert.sample_index <= CHANGE + 600
+
+
+def test_recovery_clears_within_a_thousand_samples() -> None:
+    end = CHANGE + 1500
+    samples = degrade(
+        healthy("lognormal", end + 2000, 61), CHANGE, 62, factor=lambda i: 2.0, end=end
+    )
+    states, events = replay(samples)
+    kinds = [(e.kind, e.sample_index) for e in events]
+    assert [k for k, _ in kinds] == ["degraded", "recovered"]
+    assert end <= kinds[1][1] <= end + 1000
+    assert events[1].started_at_sample == events[0].started_at_sample
+    assert states[-1] == "ok"
+
+
+def test_single_outliers_and_one_burst_raise_nothing() -> None:
+    samples = healthy("lognormal", 6000, 71)
+    samples[3500] = (samples[3500][0] * 500, True)
+    for i in range(4200, 4225):  # a 25-call burst, 5x slower
+        samples[i] = (samples[i][0] * 5, True)
+    _, events = replay(samples)
+    assert events == []
+
+
+@pytest.mark.parametrize("read_every", [7, 64, 1000])
+def test_states_do_not_depend_on_when_they_are_read(read_every: int) -> None:
+    samples = degrade(healthy("bursts", 7000, 81), 3000, 82, factor=lambda i: 1.6, end=4500)
+    _, live = replay(samples, read_every=1)
+    _, replayed = replay(samples, read_every=read_every)
+    assert [(e.kind, e.sample_index, e.signals) for e in live] == [
+        (e.kind, e.sample_index, e.signals) for e in replayed
+    ]
+    assert len(live) == 2
+
+
+def test_baseline_is_frozen_while_degraded() -> None:
+    samples = degrade(healthy("lognormal", 7000, 91), 3000, 92, factor=lambda i: 1.8)
+    tracker = PerformanceTracker(autosave_interval=None)
+    for value, ok in samples[:3000]:
+        tracker.record("op", value, success=ok)
+    before = tracker.baseline("op")
+    for value, ok in samples[3000:]:
+        tracker.record("op", value, success=ok)
+    assert tracker.state("op") == "degraded"
+    assert tracker.baseline("op") == before
