@@ -122,7 +122,10 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
         for _ in range(rng.randint(1, max(1, n // 1500))):
             start = rng.randrange(200, n - 100)
             bursts.append((start, start + rng.randint(10, 30), rng.uniform(2.0, 5.0)))
-    change_at = int(n * rng.uniform(0.3, 0.65))
+    # as in the development set: a change comes after an established baseline (>= 1,200
+    # healthy calls), and the stream runs long enough to see it whole
+    change_at = max(1200, int(n * rng.uniform(0.3, 0.65)))
+    n = max(n, change_at + 1000)
     change: Change | None = None
     multiplier_at = _constant(1.0)
     sigma_factor_at = _constant(1.0)
@@ -134,6 +137,7 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
         multiplier_at = _step(change_at, factor)
     elif scenario.startswith("drift_x2_over"):
         ramp = int(scenario[len("drift_x2_over") :])
+        n = max(n, change_at + ramp + 1000)
         change = Change(change_at, "drift", ramp=ramp)
         multiplier_at = _ramp(change_at, ramp, 2.0)
     elif scenario == "tail_p99x3":
@@ -504,7 +508,7 @@ def main() -> None:
     started = time.perf_counter()
     sources: dict[str, list[Stream]] = {}
     if args.only in (None, "generated"):
-        sources["generated"] = list(generated_streams(args.seed, 1 if args.quick else 3))
+        sources["generated"] = list(generated_streams(args.seed, 1 if args.quick else 5))
     if args.data.is_dir():
         if args.only in (None, "dev") and (args.data / "synthetic").is_dir():
             sources["dev"] = list(dev_streams(args.data))
