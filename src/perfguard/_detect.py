@@ -46,6 +46,7 @@ from operator import sub
 from typing import Any
 
 from ._baseline import Baseline
+from ._errors import ConfigurationError
 from ._events import Signal
 from ._quantiles import quantile
 
@@ -71,6 +72,7 @@ class DetectorSettings:
     tail_rate: float = 0.15  # share above reference p95 the p95 test is tuned for
     extreme_rate: float = 0.04  # share above reference p99 the p99 test is tuned for
     threshold: float = 12.0  # log-likelihood ratio needed to propose an alert
+    family_size: int = 1  # operations sharing one false-alarm budget (adds ln N)
     tail_threshold: float = 9.0  # the same for the tail tests (confirmed more strictly)
     recovery_threshold: float = 6.0
     recovery_block_floor: float = 3.0  # most evidence one block can take from a recovery
@@ -93,6 +95,56 @@ class DetectorSettings:
     recent_samples: int = 128  # samples the recovery verdict describes
     max_span: int = 768  # most recent samples a confirmation looks at
 
+    def __post_init__(self) -> None:
+        for name, low, high in (
+            ("latency_shift", 0.5, 1.0),
+            ("latency_jump", 0.5, 1.0),
+            ("tail_rate", 0.05, 1.0),
+            ("extreme_rate", 0.01, 1.0),
+            ("track_while_proposing", -1e-12, 1.0 + 1e-12),
+        ):
+            value = getattr(self, name)
+            if not _is_number(value) or not low < value < high:
+                raise ConfigurationError(name, value, f"a number in ({low:g}, {high:g})")
+        for name in (
+            "threshold",
+            "tail_threshold",
+            "recovery_threshold",
+            "recovery_block_floor",
+            "latency_floor",
+            "tail_floor",
+            "tail_share_floor",
+            "error_floor",
+            "track_step",
+            "track_gate",
+            "track_deadband",
+        ):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 < value < math.inf:
+                raise ConfigurationError(name, value, "a finite number > 0")
+        for name in ("recovery_tolerance", "track_range"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 1 <= value < math.inf:
+                raise ConfigurationError(name, value, "a finite number >= 1")
+        for name in (
+            "family_size",
+            "min_baseline_samples",
+            "tail_min_samples",
+            "min_persistence",
+            "error_persistence",
+            "tail_persistence",
+            "burst_length",
+            "recent_samples",
+            "max_span",
+        ):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ConfigurationError(name, value, "an int >= 1")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
 
 class BinomialCusum:
     """Page's CUSUM for a Bernoulli rate rising from p0 to p1, fed counts per block."""
@@ -106,9 +158,7 @@ class BinomialCusum:
         self.statistic = 0.0
         self.started_at = 0
 
-    def update(
-        self, hits: int, trials: int, block_start: int, floor: float = -math.inf
-    ) -> bool:
+    def update(self, hits: int, trials: int, block_start: int, floor: float = -math.inf) -> bool:
         """Add one block (its log-likelihood ratio no lower than `floor`); True when the
         statistic is over the threshold."""
         if self.statistic == 0.0:
@@ -162,11 +212,15 @@ class SustainedDetector:
         self._error_alt = min(
             0.9, max(3.0 * self._reference_error, self._reference_error + s.error_floor)
         )
-        self._latency = BinomialCusum(0.5, s.latency_shift, s.threshold)
-        self._jump = BinomialCusum(0.5, s.latency_jump, s.threshold)
-        self._tail = BinomialCusum(0.05, s.tail_rate, s.tail_threshold)
-        self._extreme = BinomialCusum(0.01, s.extreme_rate, s.tail_threshold)
-        self._errors = BinomialCusum(self._reference_error, self._error_alt, s.threshold)
+        # Bonferroni-style: N operations watched together share one false-alarm budget,
+        # so each test needs ln(N) more evidence (e^-h bounds a false start per excursion).
+        extra = math.log(s.family_size)
+        threshold, tail_threshold = s.threshold + extra, s.tail_threshold + extra
+        self._latency = BinomialCusum(0.5, s.latency_shift, threshold)
+        self._jump = BinomialCusum(0.5, s.latency_jump, threshold)
+        self._tail = BinomialCusum(0.05, s.tail_rate, tail_threshold)
+        self._extreme = BinomialCusum(0.01, s.extreme_rate, tail_threshold)
+        self._errors = BinomialCusum(self._reference_error, self._error_alt, threshold)
         self._tests: dict[str, BinomialCusum] = {
             "latency": self._latency,
             "latency_jump": self._jump,
@@ -176,7 +230,7 @@ class SustainedDetector:
         }
         # A p99 estimated from a few hundred samples is too rough to test the tail on.
         self._tails_armed = baseline.sample_count >= s.tail_min_samples
-        self._gate = s.threshold * s.track_gate
+        self._gate = threshold * s.track_gate
         if self._anchor_level is not None:
             self._track(step=math.inf)
         self._recovery: dict[Signal, BinomialCusum] = {}
@@ -353,7 +407,6 @@ class SustainedDetector:
 
     def _confirmed(self, recent: list[float]) -> Verdict | None:
         """Each proposed signal is judged on the samples since its own change point."""
-        s = self.settings
         starts = self._signal_starts()
         confirmed: list[Signal] = []
         ratios: dict[str, float] = {}
@@ -375,7 +428,7 @@ class SustainedDetector:
         evidence = {
             "test": "binomial CUSUM on rank indicators, confirmed by persistence and effect",
             "statistics": {name: round(t.statistic, 3) for name, t in self._tests.items()},
-            "threshold": s.threshold,
+            "threshold": self._latency.threshold,
             "fired": fired,
             "reference_scale": round(self._scale, 4),
             "change_points": dict(starts),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfguard import DegradationEvent, PerformanceTracker
+from perfguard import ConfigurationError, DegradationEvent, DetectorSettings, PerformanceTracker
 from tests.streams import Sample, degrade, healthy
 
 CHANGE = 3000
@@ -138,3 +138,40 @@ def test_baseline_is_frozen_while_degraded() -> None:
         tracker.record("op", value, success=ok)
     assert tracker.state("op") == "degraded"
     assert tracker.baseline("op") == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("threshold", 0),
+        ("threshold", float("nan")),
+        ("latency_shift", 0.4),
+        ("tail_rate", 1.0),
+        ("family_size", 0),
+        ("family_size", 2.5),
+        ("track_range", 0.9),
+        ("burst_length", True),
+    ],
+)
+def test_detector_settings_reject_bad_values(field: str, value: object) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        DetectorSettings(**{field: value})  # type: ignore[arg-type]
+    assert field in str(raised.value)
+    assert repr(value) in str(raised.value)
+
+
+def test_family_size_needs_more_evidence() -> None:
+    samples = degrade(healthy("lognormal", CHANGE + 2000, 101), CHANGE, 102, factor=lambda i: 1.3)
+
+    def alert_at(settings: DetectorSettings) -> int:
+        events: list[DegradationEvent] = []
+        tracker = PerformanceTracker(
+            autosave_interval=None, on_alert=events.append, detector_settings=settings
+        )
+        for value, ok in samples:
+            tracker.record("op", value, success=ok)
+        alert = first_alert(events)
+        assert alert is not None
+        return alert.sample_index
+
+    assert alert_at(DetectorSettings(family_size=1000)) > alert_at(DetectorSettings())
