@@ -427,6 +427,15 @@ def recall_by(scores: Sequence[StreamScore], key: str) -> dict[str, tuple[int, i
     return {k: (v[0], v[1]) for k, v in sorted(table.items())}
 
 
+def delay_by_kind(scores: Sequence[StreamScore]) -> dict[str, float]:
+    table: dict[str, list[int]] = defaultdict(list)
+    for s in scores:
+        for delay, kind in zip(s.detected, s.kinds, strict=True):
+            if delay is not None:
+                table[kind].append(delay)
+    return {k: float(statistics.median(v)) for k, v in table.items()}
+
+
 def false_by(scores: Sequence[StreamScore], key: str) -> dict[str, tuple[int, int]]:
     table: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in scores:
@@ -446,8 +455,11 @@ def report(title: str, ours: list[StreamScore], reference: list[StreamScore]) ->
     if ns:
         lines.append(f"| ns per sample (record + state) | {statistics.median(ns):.0f} | - |")
     lines.append("")
-    lines.append("| change kind | recall | regime | recall | false alerts / 10k |")
-    lines.append("|---|---:|---|---:|---:|")
+    delays = delay_by_kind(ours)
+    lines.append(
+        "| change kind | recall | median delay | regime | recall | false alerts / 10k |"
+    )
+    lines.append("|---|---:|---:|---|---:|---:|")
     kinds = list(recall_by(ours, "kind").items())
     regimes = list(recall_by(ours, "regime").items())
     falses = false_by(ours, "regime")
@@ -457,6 +469,7 @@ def report(title: str, ours: list[StreamScore], reference: list[StreamScore]) ->
         fa = falses.get(r[0]) if r else None
         lines.append(
             f"| {k[0] if k else ''} | {f'{k[1][0]}/{k[1][1]}' if k else ''} "
+            f"| {_fmt(delays.get(k[0], math.nan)) if k else ''} "
             f"| {r[0] if r else ''} | {f'{r[1][0]}/{r[1][1]}' if r else ''} "
             f"| {f'{1e4 * fa[0] / fa[1]:.2f} ({fa[0]})' if fa and fa[1] else ''} |"
         )
