@@ -391,7 +391,10 @@ class SustainedDetector:
         `recent_samples`."""
         s = self.settings
         if self.degraded_signals:
-            return s.recent_samples
+            # the samples that convinced the reverse tests, so the verdict shows the
+            # recovered figures rather than a mix with the end of the incident
+            began = min((t.started_at for t in self._recovery.values()), default=0)
+            return max(2 * BLOCK_SIZE, min(next_sample - began, s.recent_samples))
         starts = self._signal_starts().values()
         start = min(starts) if starts else next_sample - s.recent_samples
         return max(0, min(next_sample - start, s.max_span))

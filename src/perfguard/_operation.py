@@ -35,13 +35,16 @@ class BaselineChange:
 
 @dataclass(frozen=True)
 class StateChange:
-    """The detector decided a transition at `sample_index`."""
+    """The detector decided a transition at `sample_index`; `started_at_time` is when
+    the block holding the episode's first sample was absorbed (within one batch of when
+    that call was recorded)."""
 
     operation: str
     verdict: Verdict
     baseline: Baseline
     sample_index: int
     exemplars: tuple[Mapping[str, Any], ...]
+    started_at_time: float
 
 
 Notification = BaselineChange | StateChange
@@ -52,6 +55,7 @@ class Operation:
 
     __slots__ = (
         "_block",
+        "_block_times",
         "_config",
         "_detector_settings",
         "_learning_successes",
@@ -102,6 +106,8 @@ class Operation:
         self.warn_window_start = -_INF
         self.warn_suppressed = 0
         self._block: list[float] = []
+        # absorb time of recent blocks, to date an episode's start (64 blocks = 1,024 calls)
+        self._block_times: deque[tuple[int, float]] = deque(maxlen=64)
         self.pending_failures = 0
         self.baseline: Baseline | None = None
         self.detector: SustainedDetector | None = None
@@ -218,6 +224,7 @@ class Operation:
     ) -> None:
         """A full block of BLOCK_SIZE samples; `later` samples of the batch follow it."""
         block_end = self.sample_count - later
+        self._block_times.append((block_end - BLOCK_SIZE, now))
         detector = self.detector
         if detector is not None:
             block.sort()
@@ -231,7 +238,12 @@ class Operation:
             if verdict is not None:
                 notes.append(
                     StateChange(
-                        self.name, verdict, detector.baseline, block_end, tuple(self.exemplars)
+                        self.name,
+                        verdict,
+                        detector.baseline,
+                        block_end,
+                        tuple(self._exemplars_in_window()),
+                        self._time_of(verdict.started_at_sample, now),
                     )
                 )
         if self.baseline is not None and block_end >= self._next_refresh:
@@ -331,12 +343,20 @@ class Operation:
         result["baseline"] = None if self.baseline is None else self.baseline.public_dict()
         detector = self.detector
         result["degraded_signals"] = list(detector.degraded_signals) if detector else []
-        in_window = total - self._config.window_size  # exemplars of samples still held
-        result["exemplars"] = [
-            dict(e) for e in sorted(self.exemplars, key=_by_duration) if e["sample"] >= in_window
-        ]
+        result["exemplars"] = [dict(e) for e in self._exemplars_in_window()]
         result["recent_errors"] = [dict(e) for e in self.recent_errors]
         return result
+
+    def _time_of(self, sample: int, default: float) -> float:
+        """When the block holding `sample` was absorbed (the oldest known if earlier)."""
+        for block_start, when in self._block_times:
+            if block_start + BLOCK_SIZE > sample:
+                return when
+        return default
+
+    def _exemplars_in_window(self) -> list[dict[str, Any]]:
+        oldest = self.sample_count - self._config.window_size
+        return [e for e in sorted(self.exemplars, key=_by_duration) if e["sample"] >= oldest]
 
     # -- exemplars -----------------------------------------------------------------------
 

@@ -523,7 +523,7 @@ def _event_from(note: StateChange, now: float) -> DegradationEvent:
         sample_index=note.sample_index,
         time=now,
         started_at_sample=verdict.started_at_sample,
-        started_at_time=now,
+        started_at_time=note.started_at_time,
         exemplars=note.exemplars,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from perfguard import ConfigurationError, DegradationEvent, DetectorSettings, PerformanceTracker
+from perfguard.testing import FakeClock
 from tests.streams import Sample, degrade, healthy
 
 CHANGE = 3000
@@ -175,3 +176,21 @@ def test_family_size_needs_more_evidence() -> None:
         return alert.sample_index
 
     assert alert_at(DetectorSettings(family_size=1000)) > alert_at(DetectorSettings())
+
+
+def test_event_dates_the_episode_start_in_samples_and_time() -> None:
+    clock = FakeClock()
+    start = clock.wall()
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, clock=clock, on_alert=events.append)
+    samples = degrade(healthy("lognormal", CHANGE + 1000, 111), CHANGE, 112, factor=lambda i: 3.0)
+    for value, ok in samples:
+        clock.advance(1.0)  # one call a second
+        tracker.record("op", value, success=ok)
+    alert = first_alert(events)
+    assert alert is not None
+    assert CHANGE - 16 <= alert.started_at_sample <= CHANGE + 16
+    # the block holding the first sample was absorbed within one batch (64 calls) of it
+    expected = start + alert.started_at_sample + 1
+    assert expected <= alert.started_at_time <= expected + 64
+    assert alert.started_at_time < alert.time
