@@ -89,7 +89,7 @@ class DetectorSettings:
     burst_length: int = 48  # the longest slow burst that must never be reported alone
     track_step: float = 0.03  # largest move of the reference per update (ratio)
     track_range: float = 1.3  # the reference stays within [1/range, range] x baseline
-    track_gate: float = 1.0  # tracking slows while a test exceeds gate x threshold
+    track_gate: float = 0.5  # tracking slows while a test exceeds gate x threshold
     track_while_proposing: float = 0.5  # ... to this fraction of track_step
     track_deadband: float = 0.03  # level changes smaller than this (log) are noise
     recent_samples: int = 128  # samples the recovery verdict describes
@@ -249,6 +249,11 @@ class SustainedDetector:
     @property
     def degraded(self) -> bool:
         return bool(self.degraded_signals)
+
+    @property
+    def accumulating(self) -> bool:
+        """Some test holds at least half the evidence it needs to propose an alert."""
+        return any(t.statistic > 0.5 * t.threshold for t in self._tests.values())
 
     @property
     def reference_scale(self) -> float:

@@ -265,7 +265,10 @@ class Operation:
             self._next_refresh = at_sample + config.window_size
         else:
             self._next_refresh = max(2 * at_sample, at_sample + BLOCK_SIZE)
-        if self.detector is not None and self.detector.degraded:
+        detector = self.detector
+        if detector is not None and (detector.degraded or detector.accumulating):
+            # Never absorb a degradation, nor one the tests are still weighing: the
+            # refresh waits for the next scheduled look.
             return
         encoded = self.window.encoded(later)
         successful = [v for v in encoded if v >= 0.0]
