@@ -162,14 +162,8 @@ def generate_stream(regime: str, scenario: str, rng: random.Random, name: str) -
     values: list[float] = []
     successes: list[bool] = []
     for i in range(n):
-        core = median * math.exp(rng.gauss(0.0, sigma * sigma_factor_at(i)))
-        if regime == "pareto_mix" and rng.random() < extra["frac"]:
-            core = median * extra["scale"] * rng.paretovariate(extra["alpha"])
-        elif regime == "bimodal" and rng.random() < extra["frac"]:
-            core *= extra["ratio"]
-        elif regime == "outliers" and rng.random() < extra["rate"]:
-            core *= rng.uniform(10.0, 100.0)
-        elif regime == "diurnal":
+        core = _healthy_value(regime, median, sigma * sigma_factor_at(i), extra, rng)
+        if regime == "diurnal":
             core *= 1.0 + extra["amp"] * math.sin(
                 2 * math.pi * i / extra["period"] + extra["phase"]
             )

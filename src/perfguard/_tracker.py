@@ -116,20 +116,7 @@ class PerformanceTracker:
             valid = False
         if not valid or duration.__class__ is bool:
             raise InvalidDurationError(str(name), duration)
-        # The common case inlined (a call saved is ~15% of the budget).
-        try:
-            op = self._operations.get(name)
-        except TypeError:  # unhashable name
-            raise InvalidOperationNameError(name) from None
-        if op is None:
-            op = self._operation_for(name)
-        if success and metadata is None and duration <= op.slow_threshold:
-            pending = op.pending
-            pending.append(duration)
-            if len(pending) >= op.drain_trigger:
-                self._absorb_if_free(op)
-        else:
-            self._record_notable(op, duration, success, metadata)
+        self._record_outcome(name, duration, success, metadata)
 
     def _record_outcome(
         self, name: str, duration: float, success: bool, metadata: Mapping[str, Any] | None
