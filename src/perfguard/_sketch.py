@@ -19,10 +19,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from itertools import repeat
+from operator import mul
 from typing import Any
 
 DEFAULT_SCALE = 6
 MIN_SCALE, MAX_SCALE = -10, 20
+
+
+_minus_one = (-1).__add__
 
 
 class SketchError(ValueError):
@@ -77,19 +82,29 @@ class LogSketch:
 
     def add_many(self, values: Iterable[float]) -> None:
         """Add finite, non-negative values (the caller validated them)."""
-        batch = list(values)
+        batch = values if isinstance(values, list) else list(values)
         if not batch:
             return
-        positives = [v for v in batch if v > 0.0]
-        self.zero_count += len(batch) - len(positives)
-        factor = self._factor
-        log = math.log
-        ceil = math.ceil
-        self.buckets.update([ceil(log(v) * factor) - 1 for v in positives])
-        batch_mean = math.fsum(batch) / len(batch)
-        batch_m2 = math.fsum((v - batch_mean) * (v - batch_mean) for v in batch)
-        self._combine_moments(len(batch), math.fsum(batch), batch_mean, batch_m2)
-        self.minimum = min(self.minimum, min(batch))
+        lowest = min(batch)
+        if lowest > 0.0:
+            positives = batch
+        else:
+            positives = [v for v in batch if v > 0.0]
+            self.zero_count += len(batch) - len(positives)
+        # map() chains run in C: about a third of the cost of a comprehension
+        self.buckets.update(
+            map(
+                _minus_one, map(math.ceil, map(mul, map(math.log, positives), repeat(self._factor)))
+            )
+        )
+        count = len(batch)
+        total = math.fsum(batch)
+        batch_mean = total / count
+        # sum of squared deviations = sum of squares - n * mean^2 (fsum keeps it exact
+        # enough for durations; merged across batches with Chan's formula)
+        batch_m2 = max(0.0, math.fsum(map(mul, batch, batch)) - count * batch_mean * batch_mean)
+        self._combine_moments(count, total, batch_mean, batch_m2)
+        self.minimum = min(self.minimum, lowest)
         self.maximum = max(self.maximum, max(batch))
 
     def _combine_moments(self, count: int, total: float, mean: float, m2: float) -> None:
