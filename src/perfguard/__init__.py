@@ -27,7 +27,9 @@ from ._errors import (
 )
 from ._events import DegradationEvent
 from ._json_store import JsonFileStore
-from ._protocols import AlertSink, BaselineStore, Clock
+from ._protocols import AlertSink, BaselineStore, Clock, MergeableStore
+from ._shards import CombineReport, ShardStore
+from ._sketch import LogSketch, SketchDelta
 from ._timing import Timer
 from ._tracker import PerformanceTracker
 from ._version import __version__
@@ -37,6 +39,7 @@ __all__ = [
     "Baseline",
     "BaselineStore",
     "Clock",
+    "CombineReport",
     "ConfigurationError",
     "DegradationEvent",
     "DetectorSettings",
@@ -45,8 +48,12 @@ __all__ = [
     "InvalidInputError",
     "InvalidOperationNameError",
     "JsonFileStore",
+    "LogSketch",
+    "MergeableStore",
     "PerfguardError",
     "PerformanceTracker",
+    "ShardStore",
+    "SketchDelta",
     "StorageError",
     "SystemClock",
     "Timer",

@@ -110,24 +110,33 @@ class JsonFileStore:
 
     def save(self, baselines: Mapping[str, Baseline]) -> None:
         """Write every baseline atomically; raises StorageError naming the path."""
-        payload = self.render(baselines)
-        folder = self._path.parent
-        temp = folder / f".{self._path.name}{_TEMP_MARKER}{os.getpid()}.{secrets.token_hex(4)}"
-        try:
-            descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self._path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise StorageError(self.location, f"cannot be written ({exc.strerror or exc})") from exc
-        _fsync_folder(folder)
+        write_atomically(self._path, self.render(baselines))
 
     def render(self, baselines: Mapping[str, Baseline]) -> bytes:
         return render_document(baselines, compressed=self.compressed)
+
+
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Replace `path` with `payload`: a crash leaves the old or the new file, whole.
+
+    A temporary file in the same folder (named after the writer's pid, so a later start
+    can tell a crashed writer's leftovers), fsync, os.replace, fsync of the folder.
+    Raises StorageError naming the path; the old file is then untouched.
+    """
+    folder = path.parent
+    temp = folder / f".{path.name}{_TEMP_MARKER}{os.getpid()}.{secrets.token_hex(4)}"
+    try:
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise StorageError(str(path), f"cannot be written ({exc.strerror or exc})") from exc
+    _fsync_folder(folder)
 
 
 def render_document(baselines: Mapping[str, Baseline], *, compressed: bool = False) -> bytes:

@@ -19,6 +19,7 @@ from ._baseline import Baseline
 from ._config import TrackerConfig
 from ._detect import BLOCK_SIZE, DetectorSettings, SustainedDetector, Verdict
 from ._quantiles import mean_and_std, quantile
+from ._sketch import LogSketch, SketchDelta
 from ._window import RollingWindow, decode
 
 _INF = math.inf
@@ -63,6 +64,7 @@ class Operation:
         "_next_refresh",
         "baseline",
         "degradation_count",
+        "delta",
         "detector",
         "drain_trigger",
         "exemplar_floor",
@@ -88,6 +90,7 @@ class Operation:
         config: TrackerConfig,
         detector_settings: DetectorSettings,
         baseline: Baseline | None = None,
+        sketch_scale: int | None = None,
     ) -> None:
         self.name = name
         self._config = config
@@ -109,6 +112,8 @@ class Operation:
         # absorb time of recent blocks, to date an episode's start (64 blocks = 1,024 calls)
         self._block_times: deque[tuple[int, float]] = deque(maxlen=64)
         self.pending_failures = 0
+        # Only for stores shared by many processes: what to send at the next flush.
+        self.delta = None if sketch_scale is None else SketchDelta(LogSketch(sketch_scale))
         self.baseline: Baseline | None = None
         self.detector: SustainedDetector | None = None
         self.slow_threshold = _INF
@@ -177,8 +182,15 @@ class Operation:
         notes: list[Notification] = []
         first_index = self.sample_count
         self.sample_count = first_index + count
-        self.failure_count += self.pending_failures
+        failures = self.pending_failures
+        self.failure_count += failures
         self.pending_failures = 0
+        delta = self.delta
+        if delta is not None and not (self.detector is not None and self.detector.degraded):
+            # A fleet baseline must not learn from a degradation either.
+            delta.sketch.add_many(batch if not failures else [v for v in batch if v >= 0.0])
+            delta.failures += failures
+            delta.last_seen_at = now
         window = self.window
         window.extend(batch)
         if self.baseline is None:
@@ -295,6 +307,14 @@ class Operation:
         )
         self._adopt(candidate, mature=self._mature or full, at_sample=at_sample, recent=encoded)
         notes.append(BaselineChange(self.name, reason, candidate))
+
+    def take_delta(self) -> SketchDelta | None:
+        """Hand over what was recorded since the last flush. Caller holds `lock`."""
+        delta = self.delta
+        if delta is None:
+            return None
+        self.delta = SketchDelta(LogSketch(delta.sketch.scale))
+        return delta
 
     def accept_current(self, now: float) -> Baseline:
         """Adopt the current window as the new normal (explicit; clears degraded)."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ._baseline import Baseline
     from ._events import DegradationEvent
+    from ._sketch import SketchDelta
 
 
 class Clock(Protocol):
@@ -27,6 +28,15 @@ class BaselineStore(Protocol):
     def load(self) -> Mapping[str, Baseline]: ...
 
     def save(self, baselines: Mapping[str, Baseline]) -> None: ...
+
+
+class MergeableStore(BaselineStore, Protocol):
+    """A store shared by many processes: fed what each recorded since its last flush
+    (mergeable sketches), it returns baselines learned from all of them."""
+
+    mergeable: bool
+
+    def save_deltas(self, deltas: Mapping[str, SketchDelta]) -> object: ...
 
 
 class AlertSink(Protocol):

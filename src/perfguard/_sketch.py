@@ -288,3 +288,20 @@ def _finite(raw: Mapping[str, Any], name: str) -> float:
     if not math.isfinite(number):
         raise SketchError(f"field {name!r} must be finite, got {value!r}")
     return number
+
+
+class SketchDelta:
+    """What one operation recorded since the previous flush: successful durations in the
+    sketch, failures counted, and when it was last seen."""
+
+    __slots__ = ("failures", "last_seen_at", "sketch")
+
+    def __init__(self, sketch: LogSketch, failures: int = 0, last_seen_at: float = 0.0) -> None:
+        self.sketch = sketch
+        self.failures = failures
+        self.last_seen_at = last_seen_at
+
+    def merge_in(self, other: SketchDelta) -> None:
+        self.sketch.merge_in(other.sketch)
+        self.failures += other.failures
+        self.last_seen_at = max(self.last_seen_at, other.last_seen_at)

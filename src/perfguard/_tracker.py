@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from ._baseline import Baseline
 from ._clock import SystemClock
@@ -38,7 +38,8 @@ from ._errors import (
 from ._events import DegradationEvent
 from ._json_store import JsonFileStore
 from ._operation import BaselineChange, Notification, Operation, StateChange
-from ._protocols import AlertSink, BaselineStore, Clock
+from ._protocols import AlertSink, BaselineStore, Clock, MergeableStore
+from ._sketch import SketchDelta
 from ._timing import P, Timer, default_name, is_async_callable, wrap_async, wrap_sync
 from ._window import encode_failure
 
@@ -92,12 +93,19 @@ class PerformanceTracker:
         self._open_timers: dict[str, tuple[str, float, Mapping[str, Any] | None]] = {}
         self._closed = False
         self._store: BaselineStore | None = _make_store(storage)
+        self._sketch_scale: int | None = (
+            getattr(self._store, "scale", 6) if getattr(self._store, "mergeable", False) else None
+        )
         self._save_lock = threading.Lock()
         self._autosaver: _AutoSaver | None = None
         if self._store is not None:
             self._restore(self._store.load())
             if config.autosave_interval is not None:
-                self._autosaver = _AutoSaver(self, config.autosave_interval)
+                # A shared store is flushed every interval (other processes wait for our
+                # samples); a file of baselines only when a baseline changed.
+                self._autosaver = _AutoSaver(
+                    self, config.autosave_interval, periodic=self._sketch_scale is not None
+                )
             _register_for_exit(self)
 
     # -- recording: the hot path ---------------------------------------------------------
@@ -193,7 +201,9 @@ class PerformanceTracker:
         with self._operations_lock:
             op = self._operations.get(name)
             if op is None:
-                op = Operation(name, self.config, self._detector_settings)
+                op = Operation(
+                    name, self.config, self._detector_settings, sketch_scale=self._sketch_scale
+                )
                 self._operations[name] = op
             return op
 
@@ -407,7 +417,9 @@ class PerformanceTracker:
         for name, baseline in baselines.items():
             if cutoff is not None and baseline.last_seen_at < cutoff:
                 continue
-            self._operations[name] = Operation(name, self.config, self._detector_settings, baseline)
+            self._operations[name] = Operation(
+                name, self.config, self._detector_settings, baseline, self._sketch_scale
+            )
 
     def _retention_cutoff(self) -> float | None:
         retention = self.config.retention_seconds
@@ -439,10 +451,37 @@ class PerformanceTracker:
         Raises StorageError naming the path when the write fails; the old file is left
         as it was and recording goes on in memory.
         """
-        if self._store is None:
+        store = self._store
+        if store is None:
             return
         with self._save_lock:
-            self._store.save(self.snapshot_baselines())
+            if self._sketch_scale is not None:
+                self._save_deltas(cast("MergeableStore", store))
+            else:
+                store.save(self.snapshot_baselines())
+
+    def _save_deltas(self, store: MergeableStore) -> None:
+        """Send what every operation recorded since the last flush; on failure, keep it
+        for the next flush (nothing is lost, nothing is sent twice)."""
+        deltas: dict[str, SketchDelta] = {}
+        for name in list(self._operations):
+            op = self._operations[name]
+            with op.lock:
+                notes = op.absorb(self._clock.wall())
+                delta = op.take_delta()
+            if notes:
+                self._dispatch(notes)
+            if delta is not None and (delta.sketch.count or delta.failures):
+                deltas[name] = delta
+        try:
+            store.save_deltas(deltas)
+        except BaseException:
+            for name, delta in deltas.items():
+                op = self._operations[name]
+                with op.lock:
+                    if op.delta is not None:
+                        op.delta.merge_in(delta)
+            raise
 
     def close(self) -> None:
         """Stop the background saver and save a last time. Idempotent."""
@@ -519,12 +558,17 @@ class _AutoSaver:
     """Debounced background saves: a changed baseline waits `interval` seconds, so bursts
     of changes cost one write, and no caller of record() ever waits on the disk."""
 
-    def __init__(self, tracker: PerformanceTracker, interval: float) -> None:
+    def __init__(
+        self, tracker: PerformanceTracker, interval: float, *, periodic: bool = False
+    ) -> None:
         self._tracker_ref = weakref.ref(tracker)
         self._interval = interval
         self._dirty = threading.Event()
+        if periodic:
+            self._dirty.set()  # always due: save every interval
         self._stopping = threading.Event()
         self._failure_reported: str | None = None
+        self._periodic = periodic
         self.saves = 0
         self._thread = threading.Thread(target=self._run, name="perfguard-autosave", daemon=True)
         self._thread.start()
@@ -538,7 +582,8 @@ class _AutoSaver:
             if self._stopping.is_set():
                 return
             self._stopping.wait(self._interval)  # debounce; stop() cuts it short
-            self._dirty.clear()
+            if not self._periodic:
+                self._dirty.clear()
             tracker = self._tracker_ref()
             if tracker is None:
                 return
