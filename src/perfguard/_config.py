@@ -42,6 +42,7 @@ class TrackerConfig:
     warning_burst / warning_interval: per-operation slow-call warnings allowed in a burst,
         and the interval (seconds) after which the burst allowance refills.
     max_open_timers: cap on timers started but not ended (a leak guard).
+    max_operations: cardinality cap; calls of further names are only counted.
     exemplars: how many slowest-call metadata records each operation keeps.
     batch_size: samples buffered before the statistics absorb them (amortization).
     improvement_ratio: a mature baseline is replaced automatically only by a window whose
@@ -57,6 +58,7 @@ class TrackerConfig:
     warning_burst: int = 5
     warning_interval: float = 60.0
     max_open_timers: int = 100_000
+    max_operations: int = 100_000
     exemplars: int = 5
     batch_size: int = 64
     improvement_ratio: float = 0.9
@@ -72,6 +74,7 @@ class TrackerConfig:
         _require_int("warning_burst", self.warning_burst, 1, 1_000_000)
         _require_positive_number("warning_interval", self.warning_interval)
         _require_int("max_open_timers", self.max_open_timers, 1, 100_000_000)
+        _require_int("max_operations", self.max_operations, 1, 100_000_000)
         _require_int("exemplars", self.exemplars, 0, 1000)
         _require_int("batch_size", self.batch_size, 1, 100_000)
         _require_positive_number("improvement_ratio", self.improvement_ratio)

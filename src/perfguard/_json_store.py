@@ -146,7 +146,8 @@ def render_document(baselines: Mapping[str, Baseline], *, compressed: bool = Fal
         "saved_at": time.time(),
         "operations": {name: baselines[name].to_dict() for name in sorted(baselines)},
     }
-    text = json.dumps(document, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    # ensure_ascii: any operation name, lone surrogates included, becomes valid JSON text
+    text = json.dumps(document, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
     data = text.encode("utf-8")
     return gzip.compress(data, compresslevel=6, mtime=0) if compressed else data
 

@@ -44,6 +44,7 @@ from ._timing import P, Timer, default_name, is_async_callable, wrap_async, wrap
 from ._window import encode_failure
 
 R = TypeVar("R")
+OVERFLOW_NAME = "<overflow>"
 logger = logging.getLogger("perfguard")
 _INF = math.inf
 
@@ -69,6 +70,7 @@ class PerformanceTracker:
         clock: Clock | None = None,
         retention_seconds: float | None = None,
         autosave_interval: float | None = 5.0,
+        max_operations: int = 100_000,
         config: TrackerConfig | None = None,
         detector_settings: DetectorSettings | None = None,
     ) -> None:
@@ -80,6 +82,7 @@ class PerformanceTracker:
                 std_multiplier=std_multiplier,
                 retention_seconds=retention_seconds,
                 autosave_interval=autosave_interval,
+                max_operations=max_operations,
             )
         self.config = config
         self._detector_settings = detector_settings or DetectorSettings()
@@ -87,6 +90,7 @@ class PerformanceTracker:
         self._perf_function: Callable[[], float] = self._clock.perf
         self._operations: dict[str, Operation] = {}
         self._operations_lock = threading.Lock()
+        self._overflow: Operation | None = None
         self._alert_sinks: list[AlertSink] = [] if on_alert is None else [on_alert]
         self._timer_token = secrets.token_hex(4)
         self._timer_counter = itertools.count()
@@ -201,11 +205,36 @@ class PerformanceTracker:
         with self._operations_lock:
             op = self._operations.get(name)
             if op is None:
+                if len(self._operations) >= self.config.max_operations:
+                    return self._overflowed(name)
                 op = Operation(
                     name, self.config, self._detector_settings, sketch_scale=self._sketch_scale
                 )
                 self._operations[name] = op
             return op
+
+    def _overflowed(self, name: str) -> Operation:
+        """Past the cardinality cap, new names share one hidden operation: their calls
+        are counted (overflow_count) and memory stays bounded. Caller holds the lock."""
+        if self._overflow is None:
+            self._overflow = Operation(OVERFLOW_NAME, self.config, self._detector_settings)
+            logger.warning(
+                "perfguard tracks at most %d operations (max_operations); calls of new "
+                "operations such as %r are only counted from now on",
+                self.config.max_operations,
+                name[:200],
+            )
+        return self._overflow
+
+    @property
+    def overflow_count(self) -> int:
+        """Calls of operations refused by the cardinality cap."""
+        op = self._overflow
+        if op is None:
+            return 0
+        with op.lock:
+            op.absorb(self._clock.wall())
+            return op.sample_count
 
     def _absorb_if_free(self, op: Operation) -> None:
         """Absorb unless another thread is already at it (it will take our samples)."""
