@@ -450,9 +450,7 @@ def report(title: str, ours: list[StreamScore], reference: list[StreamScore]) ->
         lines.append(f"| ns per sample (record + state) | {statistics.median(ns):.0f} | - |")
     lines.append("")
     delays = delay_by_kind(ours)
-    lines.append(
-        "| change kind | recall | median delay | regime | recall | false alerts / 10k |"
-    )
+    lines.append("| change kind | recall | median delay | regime | recall | false alerts / 10k |")
     lines.append("|---|---:|---:|---|---:|---:|")
     kinds = list(recall_by(ours, "kind").items())
     regimes = list(recall_by(ours, "regime").items())
@@ -509,8 +507,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", choices=("generated", "dev", "nab"), default=None)
     parser.add_argument("--misses", action="store_true", help="list missed changes")
-    parser.add_argument("--settings", type=json.loads, default={},
-                        help='DetectorSettings overrides as JSON, e.g. \'{"threshold": 14}\'')
+    parser.add_argument(
+        "--settings",
+        type=json.loads,
+        default={},
+        help="DetectorSettings overrides as JSON, e.g. '{\"threshold\": 14}'",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     sources: dict[str, list[Stream]] = {}

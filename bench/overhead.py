@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from perfguard import PerformanceTracker
+from perfguard import PerformanceTracker, ShardStore
 
 logging.getLogger("perfguard").setLevel(logging.ERROR)  # figures, not warnings
 
@@ -125,6 +125,13 @@ def build_variants(calls: int) -> dict[str, Callable[[], float]]:
         ),
         "async empty loop": async_calls(async_noop),
     }
+    # A store shared by many processes keeps a mergeable sketch per operation as well.
+    shared = PerformanceTracker(
+        storage=ShardStore(tempfile.mkdtemp(prefix="perfguard-bench-")), autosave_interval=None
+    )
+    variants["perfguard decorator, ShardStore (sketches)"] = sync_calls(
+        shared.time_operation("decorated")(noop)
+    )
     try:
         from prometheus_client import CollectorRegistry, Histogram
 

@@ -237,7 +237,10 @@ class _Combined:
             if entry is None:
                 entry = _Entry(LogSketch(delta.sketch.scale), 0, now, now, 0.0)
                 self.operations[name] = entry
-            entry.sketch = entry.sketch.merged(delta.sketch)
+            if delta.sketch.scale >= entry.sketch.scale:
+                entry.sketch.merge_in(delta.sketch)  # in place, no copy
+            else:
+                entry.sketch = entry.sketch.merged(delta.sketch)
             entry.failures += delta.failures
             entry.updated_at = now
             entry.last_seen_at = max(entry.last_seen_at, delta.last_seen_at)
