@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import random
+import shutil
+import socket
+import subprocess
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +58,66 @@ def lognormal_stream(
     rng: random.Random, count: int, median: float = 0.05, sigma: float = 0.4
 ) -> list[float]:
     return [rng.lognormvariate(0.0, sigma) * median for _ in range(count)]
+
+
+class RedisServer:
+    """A throwaway redis-server on a loopback port, for the fleet tests."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder = folder
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
+        ready = threading.Event()
+        for _ in range(200):  # readiness, not timing: up to ~10 s for the server to listen
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                ready.wait(0.05)
+        else:
+            raise RuntimeError("redis-server did not start")
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None or importlib.util.find_spec("redis") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the Redis tests: redis-server or the redis package is missing")
+        pytest.skip("redis-server or the redis package is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = RedisServer(tmp_path, port)
+    server.start()
+    yield server
+    server.stop()

@@ -308,6 +308,20 @@ class Operation:
         self._adopt(candidate, mature=self._mature or full, at_sample=at_sample, recent=encoded)
         notes.append(BaselineChange(self.name, reason, candidate))
 
+    def adopt_shared(self, baseline: Baseline) -> bool:
+        """Take a baseline learned by the whole fleet, unless this operation is degraded
+        or its tests are weighing evidence (never swap the yardstick mid-measurement).
+        Caller holds `lock`."""
+        detector = self.detector
+        if detector is not None and (detector.degraded or detector.accumulating):
+            return False
+        if self.baseline is not None and baseline.sample_count < self.baseline.sample_count:
+            return False
+        self._adopt(
+            baseline, mature=True, at_sample=self.sample_count, recent=self.window.encoded()
+        )
+        return True
+
     def take_delta(self) -> SketchDelta | None:
         """Hand over what was recorded since the last flush. Caller holds `lock`."""
         delta = self.delta

@@ -65,7 +65,7 @@ class ShardStore:
     def __init__(self, folder: str | os.PathLike[str], scale: int = 6) -> None:
         self.folder = Path(folder)
         self.scale = scale
-        self._identity = _new_identity()
+        self._identity = new_identity()
         self._sequence = 0
         os.register_at_fork(after_in_child=self._forked)
 
@@ -82,7 +82,7 @@ class ShardStore:
         return self.folder / "baselines.json"
 
     def _forked(self) -> None:
-        self._identity = _new_identity()
+        self._identity = new_identity()
         self._sequence = 0
 
     # -- reading -------------------------------------------------------------------------
@@ -385,7 +385,7 @@ def _checksum(operations: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _new_identity() -> str:
+def new_identity() -> str:
     host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:40]
     return f"{host or 'host'}-{os.getpid()}-{int(time.time())}-{secrets.token_hex(4)}"
 

@@ -489,6 +489,35 @@ class PerformanceTracker:
             else:
                 store.save(self.snapshot_baselines())
 
+    def refresh_baselines(self) -> int:
+        """Read the shared store back and adopt its baselines (learned from every process)
+        where an operation is healthy; returns how many were adopted. The background
+        saver does this after each flush to a shared store."""
+        store = self._store
+        if store is None:
+            return 0
+        adopted = 0
+        for name, baseline in store.load().items():
+            op = self._operations.get(name)
+            if op is None:
+                with self._operations_lock:
+                    if name not in self._operations and (
+                        len(self._operations) < self.config.max_operations
+                    ):
+                        self._operations[name] = Operation(
+                            name,
+                            self.config,
+                            self._detector_settings,
+                            baseline,
+                            self._sketch_scale,
+                        )
+                        adopted += 1
+                continue
+            with op.lock:
+                op.absorb(self._clock.wall())
+                adopted += op.adopt_shared(baseline)
+        return adopted
+
     def _save_deltas(self, store: MergeableStore) -> None:
         """Send what every operation recorded since the last flush; on failure, keep it
         for the next flush (nothing is lost, nothing is sent twice)."""
@@ -551,6 +580,10 @@ class PerformanceTracker:
 def _make_store(storage: str | os.PathLike[str] | BaselineStore | None) -> BaselineStore | None:
     if storage is None:
         return None
+    if isinstance(storage, str) and storage.startswith(("redis://", "rediss://", "unix://")):
+        from ._redis_store import RedisStore  # optional extra, imported only when used
+
+        return RedisStore(storage)
     if isinstance(storage, (str, os.PathLike)):
         text = os.fspath(storage)
         if not text:
@@ -618,6 +651,8 @@ class _AutoSaver:
                 return
             try:
                 tracker.save()
+                if self._periodic:
+                    tracker.refresh_baselines()
                 self._failure_reported = None
                 self.saves += 1
             except PerfguardError as exc:

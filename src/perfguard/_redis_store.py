@@ -1,0 +1,229 @@
+"""A fleet: every process of every host shares one baseline per operation in Redis.
+
+Each process flushes what it recorded since its previous flush (a mergeable sketch per
+operation, see _sketch) off the hot path: from the background saver and at close. A
+flush is applied by a Lua script, atomically per operation, and idempotently: the script
+keeps, per operation, the highest flush sequence applied for each process identity and
+ignores a replay. Keys of one operation share a hash slot (`{...}` hash tag), so the
+script is also valid on a Redis Cluster. Operation names are percent-encoded (UTF-8,
+lone surrogates kept) before they reach a key.
+
+When Redis is down, a flush raises StorageError and the tracker keeps the deltas for the
+next flush: a sketch's size does not grow with the number of calls, so what is buffered
+stays bounded (operations are capped by max_operations) and nothing has to be dropped.
+
+Requires the optional extra `perfguard[redis]`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from ._baseline import Baseline
+from ._errors import StorageError
+from ._shards import baseline_from_sketch, new_identity
+from ._sketch import LogSketch, SketchDelta
+
+try:
+    import redis
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the Redis store needs the optional dependency: pip install 'perfguard[redis]'"
+    ) from exc
+
+# KEYS[1] = sketch hash, KEYS[2] = applied-flushes hash
+# ARGV = identity, sequence, scale, count, zero_count, sum, min, max, mean, m2, failures,
+#        last_seen_at, now, then bucket index/count pairs
+_APPLY_FLUSH = """
+local applied = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+local sequence = tonumber(ARGV[2])
+if sequence <= applied then return 0 end
+local scale = redis.call('HGET', KEYS[1], 'scale')
+if scale and scale ~= ARGV[3] then
+  return redis.error_reply('scale mismatch: fleet ' .. scale .. ', flush ' .. ARGV[3])
+end
+local n = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+local m = tonumber(ARGV[4])
+if m > 0 then
+  local mean_a = tonumber(redis.call('HGET', KEYS[1], 'mean') or '0')
+  local m2_a = tonumber(redis.call('HGET', KEYS[1], 'm2') or '0')
+  local mean_b = tonumber(ARGV[9])
+  local total = n + m
+  local delta = mean_b - mean_a
+  local mean = mean_a + delta * m / total
+  local m2 = m2_a + tonumber(ARGV[10]) + delta * delta * n * m / total
+  redis.call('HSET', KEYS[1], 'mean', string.format('%.17g', mean),
+             'm2', string.format('%.17g', m2))
+  redis.call('HINCRBYFLOAT', KEYS[1], 'sum', ARGV[6])
+  local low = redis.call('HGET', KEYS[1], 'min')
+  if (not low) or tonumber(ARGV[7]) < tonumber(low) then
+    redis.call('HSET', KEYS[1], 'min', ARGV[7])
+  end
+  local high = redis.call('HGET', KEYS[1], 'max')
+  if (not high) or tonumber(ARGV[8]) > tonumber(high) then
+    redis.call('HSET', KEYS[1], 'max', ARGV[8])
+  end
+end
+redis.call('HINCRBY', KEYS[1], 'count', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'zero_count', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'failures', ARGV[11])
+redis.call('HSET', KEYS[1], 'scale', ARGV[3], 'updated_at', ARGV[13])
+redis.call('HSETNX', KEYS[1], 'established_at', ARGV[13])
+local seen = tonumber(redis.call('HGET', KEYS[1], 'last_seen_at') or '0')
+if tonumber(ARGV[12]) > seen then redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[12]) end
+for i = 14, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], 'b' .. ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+
+def escape_name(name: str) -> str:
+    """A reversible, key-safe spelling of any operation name."""
+    return urllib.parse.quote_from_bytes(name.encode("utf-8", "surrogatepass"), safe="")
+
+
+def unescape_name(escaped: str) -> str:
+    return urllib.parse.unquote_to_bytes(escaped).decode("utf-8", "surrogatepass")
+
+
+class RedisStore:
+    """Baselines shared by a fleet through Redis. Pass it (or its URL) as `storage=`."""
+
+    mergeable = True
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "perfguard",
+        scale: int = 6,
+        timeout: float = 1.0,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.scale = scale
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+        )
+        self._script = self._client.register_script(_APPLY_FLUSH)
+        self._identity = new_identity()
+        self._sequence = 0
+        self._pid = os.getpid()
+
+    @property
+    def location(self) -> str:
+        return self.url
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def _keys(self, name: str) -> tuple[str, str]:
+        tag = f"{{{self.prefix}:{escape_name(name)}}}"
+        return f"{tag}:sketch", f"{tag}:applied"
+
+    def _check_fork(self) -> None:
+        if os.getpid() != self._pid:  # a forked child: its own identity and sequence
+            self._pid = os.getpid()
+            self._identity = new_identity()
+            self._sequence = 0
+            self._client.connection_pool.reset()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def save(self, baselines: Mapping[str, Baseline]) -> None:
+        """Baselines are not stored here: a fleet store is fed deltas (save_deltas)."""
+
+    def save_deltas(self, deltas: Mapping[str, SketchDelta]) -> int:
+        """Apply one flush; returns how many operations were applied (not replays)."""
+        self._check_fork()
+        if not deltas:
+            return 0
+        self._sequence += 1
+        return self.apply_flush(self._identity, self._sequence, deltas)
+
+    def apply_flush(self, identity: str, sequence: int, deltas: Mapping[str, SketchDelta]) -> int:
+        """Apply a flush identified by (identity, sequence); a replay changes nothing."""
+        now = repr(time.time())
+        try:
+            pipeline = self._client.pipeline(transaction=False)
+            for name, delta in deltas.items():
+                sketch = delta.sketch
+                if sketch.scale != self.scale:
+                    sketch = sketch.downscaled(self.scale)
+                argv: list[Any] = [
+                    identity,
+                    sequence,
+                    self.scale,
+                    sketch.count,
+                    sketch.zero_count,
+                    repr(sketch.total),
+                    repr(sketch.minimum if sketch.count else 0.0),
+                    repr(sketch.maximum if sketch.count else 0.0),
+                    repr(sketch.mean),
+                    repr(sketch.m2),
+                    delta.failures,
+                    repr(delta.last_seen_at),
+                    now,
+                ]
+                for index, count in sorted(sketch.buckets.items()):
+                    argv.extend((index, count))
+                self._script(keys=list(self._keys(name)), args=argv, client=pipeline)
+            results = pipeline.execute()
+        except redis.RedisError as exc:
+            raise StorageError(self.url, f"flush failed ({exc})") from exc
+        return sum(int(r) for r in results)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def load(self) -> dict[str, Baseline]:
+        """The fleet's baselines; {} when it has none yet."""
+        try:
+            keys = list(self._client.scan_iter(match=f"{{{self.prefix}:*}}:sketch", count=1000))
+            pipeline = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipeline.hgetall(key)
+            hashes = pipeline.execute()
+        except redis.RedisError as exc:
+            raise StorageError(self.url, f"cannot be read ({exc})") from exc
+        result: dict[str, Baseline] = {}
+        tag_start = len(self.prefix) + 2
+        for key, fields in zip(keys, hashes, strict=True):
+            name = unescape_name(key[tag_start : -len("}:sketch")])
+            baseline = _baseline_of(fields)
+            if baseline is not None:
+                result[name] = baseline
+        return result
+
+
+def _baseline_of(fields: Mapping[str, str]) -> Baseline | None:
+    count = int(fields.get("count", "0"))
+    if count <= 0:
+        return None
+    sketch = LogSketch(int(fields["scale"]))
+    sketch.count = count
+    sketch.zero_count = int(fields.get("zero_count", "0"))
+    for field, value in fields.items():
+        if field.startswith("b"):
+            sketch.buckets[int(field[1:])] = int(value)
+    sketch.total = float(fields.get("sum", "0"))
+    sketch.minimum = float(fields.get("min", "0"))
+    sketch.maximum = float(fields.get("max", "0"))
+    sketch.mean = float(fields.get("mean", "0"))
+    sketch.m2 = max(0.0, float(fields.get("m2", "0")))
+    if not all(math.isfinite(v) for v in (sketch.total, sketch.mean, sketch.m2)):
+        return None
+    return baseline_from_sketch(
+        sketch,
+        int(fields.get("failures", "0")),
+        established_at=float(fields.get("established_at", "0")),
+        updated_at=float(fields.get("updated_at", "0")),
+        last_seen_at=float(fields.get("last_seen_at", "0")),
+    )

@@ -1,0 +1,136 @@
+"""A fleet sharing baselines through a real redis-server (started by the fixture)."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+
+import pytest
+
+from perfguard import PerformanceTracker, StorageError
+from perfguard._sketch import LogSketch, SketchDelta
+from tests.conftest import RedisServer
+
+
+def values(seed: int, count: int, median: float = 0.05) -> list[float]:
+    rng = random.Random(seed)
+    return [rng.lognormvariate(math.log(median), 0.4) for _ in range(count)]
+
+
+def host(url: str, seed: int, count: int, name: str = "checkout") -> list[float]:
+    recorded = values(seed, count)
+    tracker = PerformanceTracker(storage=url, autosave_interval=None)
+    for value in recorded:
+        tracker.record(name, value)
+    tracker.close()  # the last flush
+    return recorded
+
+
+def test_two_hosts_share_one_baseline(redis_server: RedisServer) -> None:
+    from perfguard._redis_store import RedisStore
+
+    first = host(redis_server.url, 1, 800)
+    second = host(redis_server.url, 2, 600)
+    reader = PerformanceTracker(storage=redis_server.url, autosave_interval=None)
+    baseline = reader.baseline("checkout")
+    assert baseline is not None
+    assert baseline.sample_count == 1400
+    union = sorted(first + second)
+    truth = union[math.floor(0.95 * (len(union) - 1))]
+    assert abs(baseline.p95 - truth) <= 0.0055 * truth
+    assert baseline.mean == pytest.approx(sum(union) / len(union))
+    assert isinstance(reader._store, RedisStore)
+    reader._store = None
+    reader.close()
+
+
+def test_a_replayed_flush_is_applied_once(redis_server: RedisServer) -> None:
+    from perfguard._redis_store import RedisStore
+
+    store = RedisStore(redis_server.url)
+    sketch = LogSketch()
+    sketch.add_many(values(3, 100))
+    flush = {"op": SketchDelta(sketch, failures=2)}
+    assert store.apply_flush("host-a", 1, flush) == 1
+    assert store.apply_flush("host-a", 1, flush) == 0  # the same flush again
+    assert store.apply_flush("host-b", 1, flush) == 1  # another process's flush
+    baseline = store.load()["op"]
+    assert baseline.sample_count == 200
+    assert baseline.error_rate == pytest.approx(4 / 204)
+
+
+def test_fifty_concurrent_flushers_give_exact_totals(redis_server: RedisServer) -> None:
+    from perfguard._redis_store import RedisStore
+
+    def flusher(seed: int) -> None:
+        store = RedisStore(redis_server.url)
+        for _ in range(5):
+            sketch = LogSketch()
+            sketch.add_many(values(seed, 40))
+            store.save_deltas({"shared": SketchDelta(sketch, failures=1)})
+
+    threads = [threading.Thread(target=flusher, args=(seed,)) for seed in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    baseline = RedisStore(redis_server.url).load()["shared"]
+    assert baseline.sample_count == 50 * 5 * 40
+    assert baseline.error_rate == pytest.approx(250 / (10_000 + 250))
+
+
+def test_redis_down_then_back_loses_nothing(redis_server: RedisServer) -> None:
+    tracker = PerformanceTracker(storage=redis_server.url, autosave_interval=None)
+    for value in values(4, 300):
+        tracker.record("op", value)
+    tracker.save()
+    redis_server.stop()
+    for value in values(5, 500):  # recording goes on while the fleet is unreachable
+        tracker.record("op", value)
+    with pytest.raises(StorageError):
+        tracker.save()
+    with pytest.raises(StorageError):
+        tracker.save()  # failing again keeps the samples too
+    assert tracker.stats("op")["sample_count"] == 800
+    redis_server.start()  # the same server back, with its append-only file
+    tracker.save()
+    from perfguard._redis_store import RedisStore
+
+    assert RedisStore(redis_server.url).load()["op"].sample_count == 800  # the truth
+    tracker._store = None
+    tracker.close()
+
+
+def test_hostile_names_are_escaped_in_keys(redis_server: RedisServer) -> None:
+    import redis
+
+    from perfguard._redis_store import escape_name, unescape_name
+
+    names = ["a:b{c}d", "../x", "nul\x00", "lone \ud800", "🐢"]
+    for name in names:
+        assert unescape_name(escape_name(name)) == name
+        host(redis_server.url, 6, 20, name=name)
+    keys = redis.Redis.from_url(redis_server.url, decode_responses=True).keys("*")
+    assert all(k.isascii() and "\x00" not in k for k in keys)
+    assert all(k.count("{") == 1 and k.count("}") == 1 for k in keys)  # one hash tag
+    reader = PerformanceTracker(storage=redis_server.url, autosave_interval=None)
+    assert sorted(reader.operations()) == sorted(names)
+    reader._store = None
+    reader.close()
+
+
+def test_a_running_process_reads_the_fleet_baseline_back(redis_server: RedisServer) -> None:
+    local = PerformanceTracker(storage=redis_server.url, autosave_interval=None)
+    for value in values(7, 50):
+        local.record("search", value)
+    local.save()
+    young = local.baseline("search")
+    assert young is not None and young.sample_count <= 50  # learned locally
+    host(redis_server.url, 8, 2000, name="search")  # the rest of the fleet
+    assert local.refresh_baselines() == 1
+    shared = local.baseline("search")
+    assert shared is not None and shared.sample_count == 2050
+    assert local.state("search") == "ok"
+    local._store = None
+    local.close()
