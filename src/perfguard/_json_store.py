@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from ._baseline import Baseline
 from ._errors import IncompatibleStorageError, StorageError
 
 SCHEMA_NAME = "perfguard.baselines"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the checksum; version 1 files are read and migrated
 _TEMP_MARKER = ".tmp-"
 
 logger = logging.getLogger("perfguard")
@@ -68,7 +69,27 @@ class JsonFileStore:
             return parse_document(raw, compressed=self.compressed, source=self.location)
         except CorruptFileError as exc:
             self._set_aside(str(exc))
+            return self._load_backup()
+
+    @property
+    def backup_path(self) -> Path:
+        return self._path.with_name(self._path.name + ".bak")
+
+    def _load_backup(self) -> dict[str, Baseline]:
+        """After setting a corrupt file aside: the previous version, when it is sound."""
+        try:
+            raw = self.backup_path.read_bytes()
+            baselines = parse_document(
+                raw, compressed=self.compressed, source=str(self.backup_path)
+            )
+        except (OSError, CorruptFileError, IncompatibleStorageError):
             return {}
+        logger.warning(
+            "perfguard baseline file %s: using the previous version from %s",
+            self.location,
+            self.backup_path,
+        )
+        return baselines
 
     def _set_aside(self, reason: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -85,7 +106,7 @@ class JsonFileStore:
             )
             return
         logger.warning(
-            "perfguard baseline file %s %s; moved aside to %s and starting fresh",
+            "perfguard baseline file %s %s; moved aside to %s",
             self.location,
             reason,
             aside,
@@ -94,13 +115,16 @@ class JsonFileStore:
     def _remove_stray_temp_files(self) -> None:
         """Remove temp files left by a writer that crashed (its pid is gone)."""
         folder = self._path.parent
-        prefix = f".{self._path.name}{_TEMP_MARKER}"
+        prefixes = (
+            f".{self._path.name}{_TEMP_MARKER}",
+            f".{self.backup_path.name}{_TEMP_MARKER}",
+        )
         try:
-            candidates = [p for p in folder.iterdir() if p.name.startswith(prefix)]
+            candidates = [p for p in folder.iterdir() if p.name.startswith(prefixes)]
         except OSError:
             return
         for candidate in candidates:
-            pid_text = candidate.name[len(prefix) :].split(".", 1)[0]
+            pid_text = candidate.name.rsplit(_TEMP_MARKER, 1)[1].split(".", 1)[0]
             if pid_text.isdigit() and _pid_alive(int(pid_text)):
                 continue
             with contextlib.suppress(OSError):
@@ -110,7 +134,17 @@ class JsonFileStore:
 
     def save(self, baselines: Mapping[str, Baseline]) -> None:
         """Write every baseline atomically; raises StorageError naming the path."""
-        write_atomically(self._path, self.render(baselines))
+        payload = self.render(baselines)
+        with contextlib.suppress(OSError):  # no file yet, or an unusable folder (below)
+            current = self._path.read_bytes()
+            # keep the previous version, but only a sound one: never back up a file we
+            # could not read (it was set aside at load, or is being written by hand)
+            with contextlib.suppress(CorruptFileError, IncompatibleStorageError, StorageError):
+                parse_document(current, compressed=self.compressed, source=self.location)
+                # a backup that cannot be written is no reason to fail; the main write
+                # below reports a full disk or a read-only folder by the file's own name
+                write_atomically(self.backup_path, current)
+        write_atomically(self._path, payload)
 
     def render(self, baselines: Mapping[str, Baseline]) -> bytes:
         return render_document(baselines, compressed=self.compressed)
@@ -140,11 +174,13 @@ def write_atomically(path: Path, payload: bytes) -> None:
 
 
 def render_document(baselines: Mapping[str, Baseline], *, compressed: bool = False) -> bytes:
+    operations = {name: baselines[name].to_dict() for name in sorted(baselines)}
     document = {
         "schema": SCHEMA_NAME,
         "version": SCHEMA_VERSION,
         "saved_at": time.time(),
-        "operations": {name: baselines[name].to_dict() for name in sorted(baselines)},
+        "operations": operations,
+        "checksum": checksum_of(operations),
     }
     # ensure_ascii: any operation name, lone surrogates included, becomes valid JSON text
     text = json.dumps(document, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
@@ -177,6 +213,8 @@ def parse_document(raw: bytes, *, compressed: bool, source: str) -> dict[str, Ba
     operations = document.get("operations")
     if not isinstance(operations, dict):
         raise CorruptFileError("has no 'operations' object")
+    if version >= 2 and document.get("checksum") != checksum_of(operations):
+        raise CorruptFileError("fails its checksum (edited by hand or damaged)")
     result: dict[str, Baseline] = {}
     for name, raw_baseline in operations.items():
         if not name:
@@ -186,6 +224,12 @@ def parse_document(raw: bytes, *, compressed: bool, source: str) -> dict[str, Ba
         except ValueError as exc:
             raise CorruptFileError(f"has an invalid baseline for {name!r}: {exc}") from exc
     return result
+
+
+def checksum_of(operations: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of the operations (key order and spacing fixed)."""
+    canonical = json.dumps(operations, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _reject_constant(token: str) -> float:

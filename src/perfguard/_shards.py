@@ -105,8 +105,27 @@ class ShardStore:
             raise StorageError(str(path), f"cannot be read ({exc.strerror or exc})") from exc
         try:
             return _Combined.parse(raw, str(path))
+        except IncompatibleStorageError:
+            raise
         except ValueError as exc:
-            raise StorageError(str(path), f"is not a valid combined file: {exc}") from exc
+            return self._recover_combined(path, str(exc))
+
+    def _recover_combined(self, path: Path, reason: str) -> _Combined:
+        """Set a damaged combined file aside (never overwrite it) and fall back on the
+        previous version. Shards merged since that version are merged again only if
+        they are still there; the merged-sequence record of the backup decides."""
+        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}-{secrets.token_hex(3)}")
+        os.replace(path, aside)
+        backup = path.with_name(path.name + ".bak")
+        try:
+            combined = _Combined.parse(backup.read_bytes(), str(backup))
+        except (OSError, ValueError):
+            logger.warning("perfguard combined file %s %s; moved to %s", path, reason, aside)
+            return _Combined()
+        logger.warning(
+            "perfguard combined file %s %s; moved to %s, using %s", path, reason, aside, backup
+        )
+        return combined
 
     # -- writing a shard -----------------------------------------------------------------
 
@@ -247,18 +266,20 @@ class _Combined:
         self.merged[shard.identity] = shard.sequence
 
     def render(self) -> bytes:
+        operations = {
+            name: {
+                **_entry_dict(SketchDelta(e.sketch, e.failures, e.last_seen_at)),
+                "established_at": e.established_at,
+                "updated_at": e.updated_at,
+            }
+            for name, e in sorted(self.operations.items())
+        }
         body = {
             "schema": COMBINED_SCHEMA,
             "version": SCHEMA_VERSION,
             "merged": dict(sorted(self.merged.items())),
-            "operations": {
-                name: {
-                    **_entry_dict(SketchDelta(e.sketch, e.failures, e.last_seen_at)),
-                    "established_at": e.established_at,
-                    "updated_at": e.updated_at,
-                }
-                for name, e in sorted(self.operations.items())
-            },
+            "operations": operations,
+            "checksum": _checksum(operations),
         }
         return json.dumps(body, allow_nan=False).encode("utf-8")
 
@@ -274,6 +295,8 @@ class _Combined:
             raise ValueError("has an invalid 'merged' record")
         if not isinstance(operations, dict):
             raise ValueError("has no 'operations' object")
+        if document.get("checksum") != _checksum(operations):
+            raise ValueError("fails its checksum (edited by hand or damaged)")
         result = cls(merged=dict(merged))
         for name, raw_entry in operations.items():
             delta = _delta_of(name, raw_entry)

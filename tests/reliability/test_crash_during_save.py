@@ -81,28 +81,34 @@ def crashing_saver(path: str, point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     real_open, real_fsync, real_replace = os.open, os.fsync, os.replace
-    written = {"fsyncs": 0}
+    main_temp: dict[str, int] = {}  # the temp file of the baseline file itself (not .bak)
+    name = Path(path).name
 
     def fake_open(file: str, flags: int, mode: int = 0o777) -> int:
-        if point == "open" and ".tmp-" in str(file):
+        is_main_temp = Path(file).name.startswith(f".{name}.tmp-")
+        if point == "open" and is_main_temp:
             die()
-        return real_open(file, flags, mode)
+        descriptor = real_open(file, flags, mode)
+        if is_main_temp:
+            main_temp["fd"] = descriptor
+        return descriptor
 
     def fake_fsync(descriptor: int) -> None:
-        written["fsyncs"] += 1
-        if point == "half_written" and written["fsyncs"] == 1:
-            size = os.fstat(descriptor).st_size
-            os.ftruncate(descriptor, size // 2)  # as if the write stopped half-way
-            die()
-        if point == "before_fsync":
-            die()
+        if descriptor == main_temp.get("fd"):
+            if point == "half_written":
+                size = os.fstat(descriptor).st_size
+                os.ftruncate(descriptor, size // 2)  # as if the write stopped half-way
+                die()
+            if point == "before_fsync":
+                die()
         real_fsync(descriptor)
 
     def fake_replace(source: str, target: str) -> None:
-        if point == "before_replace":
+        is_main = Path(target).name == name
+        if point == "before_replace" and is_main:
             die()
         real_replace(source, target)
-        if point == "after_replace":
+        if point == "after_replace" and is_main:
             die()
 
     os.open, os.fsync, os.replace = fake_open, fake_fsync, fake_replace  # type: ignore[assignment]

@@ -409,7 +409,7 @@ def test_baselines_survive_a_restart(tmp_path: Path, clock: FakeClock, rng) -> N
         saved = tracker.baseline("db")
     document = json.loads(path.read_text())
     assert document["schema"] == "perfguard.baselines"
-    assert document["version"] == 1
+    assert document["version"] == 2
     restarted = PerformanceTracker(storage=path, clock=clock, autosave_interval=None)
     assert restarted.operations() == ["db"]
     assert restarted.state("db") == "ok"

@@ -99,8 +99,8 @@ def test_store_properties(tmp_path: Path) -> None:
 def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
     store = JsonFileStore(tmp_path / "baselines.json")
     store.save(_baselines())
-    store.save(_baselines())  # replacing an existing file too
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["baselines.json"]
+    store.save(_baselines())  # replacing an existing file too (the old one is the backup)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baselines.json", "baselines.json.bak"]
 
 
 def test_load_removes_stray_temp_files_of_dead_writers_only(tmp_path: Path) -> None:

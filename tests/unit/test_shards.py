@@ -176,3 +176,23 @@ def test_cli_combine_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["show", str(tmp_path / "baselines.json")]) == 0
     assert "db.query" in capsys.readouterr().out
     assert main(["combine", str(tmp_path / "missing")]) == 2
+
+
+def test_a_damaged_combined_file_is_set_aside_and_the_backup_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_process(tmp_path, 12, 100)
+    ShardStore(tmp_path).combine()
+    run_process(tmp_path, 13, 50)
+    ShardStore(tmp_path).combine()  # the 100-call version is now the backup
+    path = tmp_path / "baselines.json"
+    document = json.loads(path.read_text())
+    document["operations"]["db.query"]["failures"] = 99  # a hand edit
+    damaged = json.dumps(document)
+    path.write_text(damaged)
+    with caplog.at_level(logging.WARNING, logger="perfguard"):
+        baselines = ShardStore(tmp_path).load()
+    assert baselines["db.query"].sample_count == 100
+    aside = list(tmp_path.glob("baselines.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text() == damaged
+    assert any("checksum" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
