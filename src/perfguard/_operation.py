@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from array import array
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from ._sketch import LogSketch, SketchDelta
 from ._window import RollingWindow, decode
 
 _INF = math.inf
+_DATED_BLOCKS = 64  # blocks whose absorb time is kept to date an episode (1,024 calls)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,9 @@ class Operation:
         self.warn_suppressed = 0
         self._block: list[float] = []
         # absorb time of recent blocks, to date an episode's start (64 blocks = 1,024 calls)
-        self._block_times: deque[tuple[int, float]] = deque(maxlen=64)
+        # absorb time of the last _DATED_BLOCKS blocks, block k at slot k % _DATED_BLOCKS
+        # (an array: 8 bytes a block), allocated when the detector first needs it
+        self._block_times: array[float] | None = None
         self.pending_failures = 0
         # Only for stores shared by many processes: what to send at the next flush.
         self.delta = None if sketch_scale is None else SketchDelta(LogSketch(sketch_scale))
@@ -236,8 +240,12 @@ class Operation:
     ) -> None:
         """A full block of BLOCK_SIZE samples; `later` samples of the batch follow it."""
         block_end = self.sample_count - later
-        self._block_times.append((block_end - BLOCK_SIZE, now))
         detector = self.detector
+        if detector is not None:
+            times = self._block_times
+            if times is None:
+                times = self._block_times = array("d", bytes(8 * _DATED_BLOCKS))
+            times[(block_end // BLOCK_SIZE - 1) % _DATED_BLOCKS] = now
         if detector is not None:
             block.sort()
             failures = bisect_left(block, 0.0) if block[0] < 0.0 else 0
@@ -386,10 +394,13 @@ class Operation:
 
     def _time_of(self, sample: int, default: float) -> float:
         """When the block holding `sample` was absorbed (the oldest known if earlier)."""
-        for block_start, when in self._block_times:
-            if block_start + BLOCK_SIZE > sample:
-                return when
-        return default
+        times = self._block_times
+        newest = self.sample_count // BLOCK_SIZE - 1
+        block = max(sample // BLOCK_SIZE, newest - _DATED_BLOCKS + 1)
+        if times is None or block > newest or block < 0:
+            return default
+        when = times[block % _DATED_BLOCKS]
+        return when if when > 0.0 else default
 
     def _exemplars_in_window(self) -> list[dict[str, Any]]:
         oldest = self.sample_count - self._config.window_size
