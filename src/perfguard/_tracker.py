@@ -16,6 +16,7 @@ import math
 import os
 import secrets
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -618,7 +619,15 @@ def _event_from(note: StateChange, now: float) -> DegradationEvent:
 
 class _AutoSaver:
     """Debounced background saves: a changed baseline waits `interval` seconds, so bursts
-    of changes cost one write, and no caller of record() ever waits on the disk."""
+    of changes cost one write, and no caller of record() ever waits on the disk.
+
+    For a shared store (periodic): a flush every interval, the fleet's baselines read back
+    at most every REFRESH_EVERY seconds, and after a failure the next attempts back off
+    (doubling, up to MAX_BACKOFF seconds) so an unreachable store is not hammered.
+    """
+
+    REFRESH_EVERY = 30.0
+    MAX_BACKOFF = 60.0
 
     def __init__(
         self, tracker: PerformanceTracker, interval: float, *, periodic: bool = False
@@ -631,6 +640,8 @@ class _AutoSaver:
         self._stopping = threading.Event()
         self._failure_reported: str | None = None
         self._periodic = periodic
+        self._failures = 0
+        self._last_refresh = -math.inf
         self.saves = 0
         self._thread = threading.Thread(target=self._run, name="perfguard-autosave", daemon=True)
         self._thread.start()
@@ -643,7 +654,8 @@ class _AutoSaver:
             self._dirty.wait()
             if self._stopping.is_set():
                 return
-            self._stopping.wait(self._interval)  # debounce; stop() cuts it short
+            backoff = self._interval * (2.0 ** min(self._failures, 16))
+            self._stopping.wait(min(backoff, max(self._interval, self.MAX_BACKOFF)))
             if not self._periodic:
                 self._dirty.clear()
             tracker = self._tracker_ref()
@@ -651,11 +663,15 @@ class _AutoSaver:
                 return
             try:
                 tracker.save()
-                if self._periodic:
+                self._failures = 0
+                now = time.monotonic()
+                if self._periodic and now - self._last_refresh >= self.REFRESH_EVERY:
+                    self._last_refresh = now
                     tracker.refresh_baselines()
                 self._failure_reported = None
                 self.saves += 1
             except PerfguardError as exc:
+                self._failures += 1
                 if str(exc) != self._failure_reported:
                     self._failure_reported = str(exc)
                     logger.warning("perfguard autosave failed: %s (will retry)", exc)
