@@ -11,9 +11,10 @@ import math
 import threading
 from array import array
 from bisect import bisect_left
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from ._baseline import Baseline
@@ -69,9 +70,13 @@ class Operation:
         "delta",
         "detector",
         "drain_trigger",
+        "episodes",
         "exemplar_floor",
         "exemplars",
         "failure_count",
+        "histogram",
+        "histogram_bounds",
+        "histogram_sum",
         "last_seen",
         "lock",
         "name",
@@ -103,6 +108,11 @@ class Operation:
         self.sample_count = 0
         self.failure_count = 0
         self.degradation_count = 0
+        self.episodes = 0  # transitions into "degraded"
+        # Cumulative duration histogram, kept only when an exporter asks for one.
+        self.histogram_bounds: tuple[float, ...] | None = None
+        self.histogram: list[int] = []
+        self.histogram_sum = 0.0
         self.last_seen = 0.0 if baseline is None else baseline.last_seen_at
         self.exemplars: list[dict[str, Any]] = []
         self.exemplar_floor = -1.0 if config.exemplars else _INF
@@ -197,6 +207,8 @@ class Operation:
             delta.last_seen_at = now
         window = self.window
         window.extend(batch)
+        if self.histogram_bounds is not None:
+            self._count_in_histogram(batch)
         if self.baseline is None:
             self._learn(batch, first_index, now, notes)
         block = self._block
@@ -256,6 +268,8 @@ class Operation:
             else:
                 verdict = None
             if verdict is not None:
+                if verdict.kind == "degraded":
+                    self.episodes += 1
                 notes.append(
                     StateChange(
                         self.name,
@@ -329,6 +343,24 @@ class Operation:
             baseline, mature=True, at_sample=self.sample_count, recent=self.window.encoded()
         )
         return True
+
+    def enable_histogram(self, bounds: tuple[float, ...]) -> None:
+        """Start counting durations into cumulative buckets (upper bounds, +Inf implied).
+        Caller holds `lock`."""
+        if self.histogram_bounds != bounds:
+            self.histogram_bounds = bounds
+            self.histogram = [0] * (len(bounds) + 1)
+            self.histogram_sum = 0.0
+
+    def _count_in_histogram(self, batch: list[float]) -> None:
+        bounds = self.histogram_bounds
+        assert bounds is not None
+        durations = [v if v >= 0.0 else -1.0 - v for v in batch]
+        counts = self.histogram
+        # bisect_left: a value equal to a bound belongs to that bound's bucket (le)
+        for index, count in Counter(map(bisect_left, repeat(bounds), durations)).items():
+            counts[index] += count
+        self.histogram_sum += math.fsum(durations)
 
     def take_delta(self) -> SketchDelta | None:
         """Hand over what was recorded since the last flush. Caller holds `lock`."""

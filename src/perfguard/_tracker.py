@@ -27,6 +27,7 @@ from ._clock import SystemClock
 from ._config import ThresholdMode, TrackerConfig
 from ._detect import DetectorSettings
 from ._errors import (
+    ConfigurationError,
     InvalidDurationError,
     InvalidOperationNameError,
     PerfguardError,
@@ -41,6 +42,7 @@ from ._json_store import JsonFileStore
 from ._operation import BaselineChange, Notification, Operation, StateChange
 from ._protocols import AlertSink, BaselineStore, Clock, MergeableStore
 from ._sketch import SketchDelta
+from ._snapshot import OperationSnapshot
 from ._timing import P, Timer, default_name, is_async_callable, wrap_async, wrap_sync
 from ._window import encode_failure
 
@@ -92,6 +94,7 @@ class PerformanceTracker:
         self._operations: dict[str, Operation] = {}
         self._operations_lock = threading.Lock()
         self._overflow: Operation | None = None
+        self._histogram_bounds: tuple[float, ...] | None = None
         self._alert_sinks: list[AlertSink] = [] if on_alert is None else [on_alert]
         self._timer_token = secrets.token_hex(4)
         self._timer_counter = itertools.count()
@@ -211,6 +214,8 @@ class PerformanceTracker:
                 op = Operation(
                     name, self.config, self._detector_settings, sketch_scale=self._sketch_scale
                 )
+                if self._histogram_bounds is not None:
+                    op.enable_histogram(self._histogram_bounds)
                 self._operations[name] = op
             return op
 
@@ -424,6 +429,42 @@ class PerformanceTracker:
     def baseline(self, name: str) -> Baseline | None:
         """The current baseline of an operation, None while it is learning."""
         return self._absorbed(name).baseline
+
+    def enable_histogram(self, bounds: tuple[float, ...]) -> None:
+        """Keep a cumulative duration histogram per operation (for exporters). Counting
+        starts now; a few tens of ns a call, paid in the batch absorb."""
+        ordered = tuple(sorted(float(b) for b in bounds))
+        if not ordered or any(not 0 < b < _INF for b in ordered):
+            raise ConfigurationError("histogram bounds", bounds, "finite numbers > 0")
+        self._histogram_bounds = ordered
+        for name in list(self._operations):
+            op = self._operations[name]
+            with op.lock:
+                op.absorb(self._clock.wall())
+                op.enable_histogram(ordered)
+
+    def snapshot(self, name: str) -> OperationSnapshot:
+        """Counters and figures of one operation, for exporters."""
+        op = self._absorbed(name)
+        with op.lock:
+            bounds = op.histogram_bounds or ()
+            cumulative: list[int] = []
+            running = 0
+            for count in op.histogram if bounds else ():
+                running += count
+                cumulative.append(running)
+            return OperationSnapshot(
+                name=op.name,
+                state=op.state,
+                calls=op.sample_count,
+                failures=op.failure_count,
+                slow_calls=op.degradation_count,
+                episodes=op.episodes,
+                baseline=op.baseline,
+                histogram_bounds=(*bounds, _INF) if bounds else (),
+                histogram=tuple(cumulative),
+                histogram_sum=op.histogram_sum,
+            )
 
     def operations(self) -> list[str]:
         """Names of every operation known (recorded or restored), sorted."""

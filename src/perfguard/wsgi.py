@@ -1,0 +1,102 @@
+"""WSGI middleware (Flask and friends): one operation per route template.
+
+    instrument_flask(app, tracker)                      # Flask: templates from url_rule
+    app = PerfguardWSGIMiddleware(app, tracker)         # any WSGI app that sets
+                                                        # environ["perfguard.route"]
+
+Each request is recorded as "<METHOD> <route template>" (`GET /users/<int:id>`), timed
+until the response body is closed (so streamed bodies count); unmatched requests share
+one operation. A 5xx status or an exception is a failure, the exception re-raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any
+
+from ._tracker import PerformanceTracker
+
+ROUTE_KEY = "perfguard.route"
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class PerfguardWSGIMiddleware:
+    """Times every request of the wrapped WSGI application."""
+
+    def __init__(
+        self, app: WSGIApp, tracker: PerformanceTracker, *, unmatched: str = "unmatched"
+    ) -> None:
+        self.app = app
+        self.tracker = tracker
+        self.unmatched = unmatched
+        self._perf = tracker._perf()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start = self._perf()
+        status = [500]
+
+        def note_status(
+            status_line: str,
+            headers: list[tuple[str, str]],
+            exc_info: tuple[type[BaseException], BaseException, TracebackType] | None = None,
+        ) -> Any:
+            status[0] = int(status_line.split(" ", 1)[0])
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            body = self.app(environ, note_status)
+        except Exception as exc:
+            self._record(environ, start, False, {"error": type(exc).__qualname__})
+            raise
+        return _TimedBody(body, lambda: self._record(environ, start, status[0] < 500, None))
+
+    def _record(
+        self,
+        environ: dict[str, Any],
+        start: float,
+        success: bool,
+        metadata: dict[str, str] | None,
+    ) -> None:
+        route = environ.get(ROUTE_KEY)
+        template = route if isinstance(route, str) and route else self.unmatched
+        name = f"{environ.get('REQUEST_METHOD', 'HTTP')} {template}"
+        duration = max(0.0, self._perf() - start)
+        self.tracker.record(name, duration, success=success, metadata=metadata)
+
+
+class _TimedBody:
+    """The response body, recording the request once it is closed (PEP 3333)."""
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._body = body
+        self._on_close = on_close
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._on_close()
+
+
+def instrument_flask(app: Any, tracker: PerformanceTracker) -> Any:
+    """Wrap a Flask app: route templates from Flask's url_rule. Returns the app."""
+    from flask import request  # imported only when used (extra perfguard[flask])
+
+    @app.before_request  # type: ignore[untyped-decorator]
+    def _note_route() -> None:
+        rule = request.url_rule
+        request.environ[ROUTE_KEY] = rule.rule if rule is not None else None
+
+    app.wsgi_app = PerfguardWSGIMiddleware(app.wsgi_app, tracker)
+    return app
