@@ -466,6 +466,19 @@ class PerformanceTracker:
                 histogram_sum=op.histogram_sum,
             )
 
+    def durations_since(self, name: str, since: int) -> tuple[list[float], int, int]:
+        """Durations of the calls recorded from sample index `since` on that the window
+        still holds, the index to continue from, and how many were no longer held."""
+        op = self._absorbed(name)
+        with op.lock:
+            total = op.sample_count
+            held = op.window.encoded()
+            first_held = total - len(held)
+            start = max(since, first_held)
+            missed = max(0, first_held - since)
+            fresh = held[start - first_held :]
+            return [v if v >= 0.0 else -1.0 - v for v in fresh], total, missed
+
     def operations(self) -> list[str]:
         """Names of every operation known (recorded or restored), sorted."""
         return sorted(self._operations)

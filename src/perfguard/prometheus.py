@@ -36,7 +36,21 @@ from ._errors import UnknownOperationError
 from ._tracker import PerformanceTracker
 
 DEFAULT_BUCKETS = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 
 
@@ -60,9 +74,7 @@ class PerfguardCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         ns = self._namespace
         calls = CounterMetricFamily(f"{ns}_calls", "Calls recorded", labels=["operation"])
-        failures = CounterMetricFamily(
-            f"{ns}_failures", "Calls that failed", labels=["operation"]
-        )
+        failures = CounterMetricFamily(f"{ns}_failures", "Calls that failed", labels=["operation"])
         slow = CounterMetricFamily(
             f"{ns}_slow_calls", "Calls slower than the per-call threshold", labels=["operation"]
         )
