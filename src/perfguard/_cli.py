@@ -8,9 +8,11 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._demo import run_demo
 from ._errors import PerfguardError
+from ._html_report import render_html
 from ._json_store import CorruptFileError, parse_document
 from ._report import baselines_table
 from ._shards import COMBINED_SCHEMA, ShardStore, combined_baselines
@@ -62,6 +64,53 @@ def _combine(folder: Path, as_json: bool) -> int:
     return 0
 
 
+def _read_report(path: Path, command: str) -> dict[str, Any] | None:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"perfguard {command}: cannot read report {path}: {exc}", file=sys.stderr)
+        return None
+    if not isinstance(document, dict) or document.get("schema") != "perfguard.report":
+        print(
+            f"perfguard {command}: {path} is not a perfguard report "
+            "(write one with tracker.write_report(path))",
+            file=sys.stderr,
+        )
+        return None
+    return document
+
+
+def _check(path: Path, as_json: bool) -> int:
+    """Exit status for CI: 0 every operation ok, 1 some degraded, 2 error."""
+    document = _read_report(path, "check")
+    if document is None:
+        return 2
+    operations = document.get("operations", {})
+    degraded = sorted(n for n, s in operations.items() if s.get("state") == "degraded")
+    if as_json:
+        print(json.dumps({"degraded": degraded, "operations": len(operations)}, indent=2))
+    elif degraded:
+        print(f"{len(degraded)} of {len(operations)} operation(s) degraded:")
+        for name in degraded:
+            events = operations[name].get("events") or [{}]
+            print(f"  {name}: {events[-1].get('summary', 'degraded')}")
+    else:
+        print(f"all {len(operations)} operation(s) ok")
+    return 1 if degraded else 0
+
+
+def _html(path: Path, output: Path, as_json: bool) -> int:
+    document = _read_report(path, "report")
+    if document is None:
+        return 2
+    output.write_text(render_html(document), encoding="utf-8")
+    if as_json:
+        print(json.dumps({"output": str(output), "operations": len(document["operations"])}))
+    else:
+        print(f"wrote {output} ({len(document['operations'])} operation(s))")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perfguard", description="Performance baselines and degradation alerts."
@@ -82,11 +131,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="real time the simulation is paced over (default: %(default)s)",
     )
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="also write a JSON report and its HTML page (REPORT.html)",
+    )
     combine = commands.add_parser(
         "combine", help="merge the shards of a multi-process store folder into its baselines"
     )
     combine.add_argument("folder", type=Path)
     combine.add_argument("--json", action="store_true", help="machine-readable output")
+    check = commands.add_parser(
+        "check", help="exit 0 if every operation in a report is ok, 1 if one is degraded"
+    )
+    check.add_argument("report", type=Path, help="a JSON report (tracker.write_report)")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    report = commands.add_parser("report", help="render a JSON report as one HTML page")
+    report.add_argument("report", type=Path, help="a JSON report (tracker.write_report)")
+    report.add_argument("-o", "--output", type=Path, default=Path("perfguard-report.html"))
+    report.add_argument("--json", action="store_true", help="machine-readable output")
     show = commands.add_parser("show", help="print the baselines stored in a file")
     show.add_argument("file", type=Path)
     show.add_argument("--json", action="store_true", help="machine-readable output")
@@ -99,9 +163,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 0 <= args.seconds <= 60:
             print("perfguard demo: --seconds must be between 0 and 60", file=sys.stderr)
             return 2
-        return run_demo(args.output, seconds=args.seconds, seed=args.seed)
+        status = run_demo(args.output, seconds=args.seconds, seed=args.seed, report=args.report)
+        if status == 0 and args.report is not None:
+            return _html(args.report, args.report.with_suffix(".html"), False)
+        return status
     if args.command == "show":
         return _show(args.file, args.json)
     if args.command == "combine":
         return _combine(args.folder, args.json)
+    if args.command == "check":
+        return _check(args.report, args.json)
+    if args.command == "report":
+        return _html(args.report, args.output, args.json)
     return 2  # unreachable: argparse requires a command

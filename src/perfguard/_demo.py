@@ -65,7 +65,12 @@ PHASES = (
 
 
 def run_demo(
-    output: Path, *, seconds: float = 4.0, seed: int = 7, out: TextIO | None = None
+    output: Path,
+    *,
+    seconds: float = 4.0,
+    seed: int = 7,
+    out: TextIO | None = None,
+    report: Path | None = None,
 ) -> int:
     out = sys.stdout if out is None else out
     rng = random.Random(seed)
@@ -96,6 +101,9 @@ def run_demo(
             states = ", ".join(f"{n}={tracker.state(n)}" for n in tracker.operations())
             say(f"    states: {states}")
         say(f"baselines saved to {output}")
+        if report is not None:
+            tracker.write_report(report)
+            say(f"report written to {report}")
     all_stats = [tracker.stats(name) for name in tracker.operations()]
     print(file=out)
     print(stats_table(all_stats, alerts), file=out)

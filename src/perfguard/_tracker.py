@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import json
 import logging
 import math
 import os
@@ -18,7 +19,9 @@ import secrets
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
@@ -38,7 +41,7 @@ from ._errors import (
     UnknownTimerError,
 )
 from ._events import DegradationEvent
-from ._json_store import JsonFileStore
+from ._json_store import JsonFileStore, write_atomically
 from ._operation import BaselineChange, Notification, Operation, StateChange
 from ._protocols import AlertSink, BaselineStore, Clock, MergeableStore
 from ._sketch import SketchDelta
@@ -94,6 +97,7 @@ class PerformanceTracker:
         self._operations: dict[str, Operation] = {}
         self._operations_lock = threading.Lock()
         self._overflow: Operation | None = None
+        self._history: dict[str, deque[DegradationEvent]] = {}  # last 100 events each
         self._histogram_bounds: tuple[float, ...] | None = None
         self._alert_sinks: list[AlertSink] = [] if on_alert is None else [on_alert]
         self._timer_token = secrets.token_hex(4)
@@ -297,6 +301,8 @@ class PerformanceTracker:
             self._autosaver.mark_dirty()
 
     def _emit(self, event: DegradationEvent) -> None:
+        history = self._history.setdefault(event.operation, deque(maxlen=100))
+        history.append(event)
         if event.kind == "degraded":
             logger.warning(event.describe())
         else:
@@ -479,6 +485,33 @@ class PerformanceTracker:
             fresh = held[start - first_held :]
             return [v if v >= 0.0 else -1.0 - v for v in fresh], total, missed
 
+    def events(self, name: str) -> list[DegradationEvent]:
+        """The last state transitions of an operation (at most 100), oldest first."""
+        return list(self._history.get(name, ()))
+
+    def report(self) -> dict[str, Any]:
+        """Everything a report or a CI check needs, JSON-ready (see `perfguard report`)."""
+        operations = {}
+        for name in self.operations():
+            stats = self.stats(name)
+            durations, _, _ = self.durations_since(name, 0)
+            stats["recent_durations"] = [round(d, 9) for d in durations]
+            stats["events"] = [_event_dict(e) for e in self.events(name)]
+            operations[name] = stats
+        return {
+            "schema": "perfguard.report",
+            "version": 1,
+            "generated_at": self._clock.wall(),
+            "operations": operations,
+        }
+
+    def write_report(self, path: str | os.PathLike[str]) -> None:
+        """Write report() as JSON, atomically."""
+        payload = json.dumps(
+            self.report(), allow_nan=False, ensure_ascii=True, default=repr
+        ).encode()
+        write_atomically(Path(path), payload)
+
     def operations(self) -> list[str]:
         """Names of every operation known (recorded or restored), sorted."""
         return sorted(self._operations)
@@ -645,6 +678,19 @@ def _make_store(storage: str | os.PathLike[str] | BaselineStore | None) -> Basel
             raise StorageError(text, "an empty path; pass None for in-memory tracking")
         return JsonFileStore(text)
     return storage
+
+
+def _event_dict(event: DegradationEvent) -> dict[str, Any]:
+    return {
+        "kind": event.kind,
+        "signals": list(event.signals),
+        "time": event.time,
+        "sample_index": event.sample_index,
+        "started_at_sample": event.started_at_sample,
+        "started_at_time": event.started_at_time,
+        "effect_ratio": event.effect_ratio if math.isfinite(event.effect_ratio) else None,
+        "summary": event.describe(),
+    }
 
 
 def _event_from(note: StateChange, now: float) -> DegradationEvent:

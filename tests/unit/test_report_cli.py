@@ -1,0 +1,54 @@
+"""`perfguard check` and `perfguard report` on reports written by a tracker."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from perfguard import PerformanceTracker
+from perfguard._cli import main
+
+
+def write_report(path: Path, degrade: bool) -> None:
+    tracker = PerformanceTracker(autosave_interval=None)
+    rng = random.Random(4)
+    for _ in range(2500):
+        tracker.record("db <query>", rng.lognormvariate(-4.0, 0.4))
+        tracker.record("cache", rng.lognormvariate(-7.0, 0.3))
+    if degrade:
+        for _ in range(500):
+            tracker.record("db <query>", rng.lognormvariate(-2.5, 0.4))
+    tracker.write_report(path)
+
+
+def test_check_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    healthy, degraded = tmp_path / "ok.json", tmp_path / "bad.json"
+    write_report(healthy, degrade=False)
+    write_report(degraded, degrade=True)
+    assert main(["check", str(healthy)]) == 0
+    assert "all 2 operation(s) ok" in capsys.readouterr().out
+    assert main(["check", str(degraded)]) == 1
+    out = capsys.readouterr().out
+    assert "1 of 2 operation(s) degraded" in out and "db <query>" in out
+    assert main(["check", str(degraded), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out) == {"degraded": ["db <query>"], "operations": 2}
+    assert main(["check", str(tmp_path / "missing.json")]) == 2
+    (tmp_path / "other.json").write_text('{"schema": "perfguard.baselines"}')
+    assert main(["check", str(tmp_path / "other.json")]) == 2
+    assert "not a perfguard report" in capsys.readouterr().err
+
+
+def test_report_is_one_self_contained_page(tmp_path: Path) -> None:
+    source, page = tmp_path / "report.json", tmp_path / "report.html"
+    write_report(source, degrade=True)
+    assert main(["report", str(source), "-o", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("<!doctype html>")
+    assert "db &lt;query&gt;" in text and "<query>" not in text  # names are escaped
+    assert text.count("<svg") == 4  # a distribution and a timeline per operation
+    assert "degraded" in text and "stroke-dasharray" in text  # baseline markers
+    for outside in ("http://", "https://", "<script", "src="):
+        assert outside not in text.replace("http://www.w3.org/2000/svg", "")
