@@ -15,7 +15,8 @@ from typing import Any
 
 from ._report import format_seconds, format_time
 
-_WIDTH, _HEIGHT = 640, 160
+_WIDTH, _HEIGHT = 520, 160
+_TIMELINE_HEIGHT = 110
 _COLORS = {"ok": "#2e7d32", "degraded": "#c62828", "learning": "#6d6d6d"}
 
 _STYLE = """
@@ -157,9 +158,9 @@ def _timeline_svg(stats: Mapping[str, Any]) -> str:
     events: Sequence[Mapping[str, Any]] = stats.get("events", [])
     width = _WIDTH
     svg = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{_HEIGHT}' "
-        "role='img' aria-label='state timeline'>",
-        f"<rect width='{width}' height='{_HEIGHT}' fill='#fafafa'/>",
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
+        f"height='{_TIMELINE_HEIGHT}' role='img' aria-label='state timeline'>",
+        f"<rect width='{width}' height='{_TIMELINE_HEIGHT}' fill='#fafafa'/>",
         f"<rect x='10' y='60' width='{width - 20}' height='30' fill='{_COLORS['ok']}' "
         "opacity='0.75'/>",
     ]
@@ -180,8 +181,8 @@ def _timeline_svg(stats: Mapping[str, Any]) -> str:
     if open_since is not None:
         svg.append(_span(x_of(open_since), x_of(total)))
     svg.append(
-        f"<text x='10' y='110' font-size='10' fill='#666'>call 0</text>"
-        f"<text x='{width - 10}' y='110' font-size='10' fill='#666' text-anchor='end'>"
+        f"<text x='10' y='104' font-size='10' fill='#666'>call 0</text>"
+        f"<text x='{width - 10}' y='104' font-size='10' fill='#666' text-anchor='end'>"
         f"call {total}</text></svg>"
     )
     return "".join(svg)
