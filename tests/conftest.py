@@ -18,6 +18,8 @@ import pytest
 from perfguard import PerformanceTracker
 from perfguard.testing import FakeClock
 
+pytest_plugins = ["pytester"]  # for the pytest plugin's own tests
+
 
 @pytest.fixture
 def clock() -> FakeClock:

@@ -1,0 +1,63 @@
+"""The pytest plugin, run in a throwaway pytest session (pytester): first run stores the
+baseline, an unchanged run passes, a slower one fails with the statistics."""
+
+from __future__ import annotations
+
+import pytest
+
+TEST_FILE = """
+import random
+
+COST = {cost}
+
+class FakeClock:
+    now = 0.0
+    def __call__(self):
+        return self.now
+
+clock = FakeClock()
+jitter = random.Random({seed})
+
+def work():
+    clock.now += COST * (1.0 + 0.2 * jitter.random())
+    return "done"
+
+def test_work(perf):
+    perf.clock = clock
+    assert perf(work) == "done"
+"""
+
+
+def write(pytester: pytest.Pytester, cost: float, seed: int) -> None:
+    pytester.makepyfile(test_speed=TEST_FILE.format(cost=cost, seed=seed))
+
+
+def test_baseline_then_pass_then_regression(pytester: pytest.Pytester) -> None:
+    write(pytester, 0.010, 1)
+    first = pytester.runpytest()
+    first.assert_outcomes(passed=1)
+    stored = list(pytester.path.glob(".perfguard/*/*.json"))
+    assert len(stored) == 1
+
+    write(pytester, 0.010, 2)  # same speed, other noise
+    pytester.runpytest().assert_outcomes(passed=1)
+
+    write(pytester, 0.013, 3)  # 30 % slower
+    slower = pytester.runpytest()
+    slower.assert_outcomes(failed=1)
+    slower.stdout.fnmatch_lines(["*perfguard*test_work*slower: x1.*Mann-Whitney p=*"])
+
+    write(pytester, 0.0104, 4)  # 4 % slower: statistically visible, practically nothing
+    pytester.runpytest().assert_outcomes(passed=1)
+
+    write(pytester, 0.013, 5)  # --perfguard-save accepts the new speed as the baseline
+    pytester.runpytest("--perfguard-save").assert_outcomes(passed=1)
+    write(pytester, 0.013, 6)
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_compare_requires_a_baseline(pytester: pytest.Pytester) -> None:
+    write(pytester, 0.010, 1)
+    result = pytester.runpytest("--perfguard-compare")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no baseline for*test_work*"])
