@@ -9,7 +9,6 @@ is released. The async API is a thin shell over this synchronous core.
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import json
 import logging
@@ -17,14 +16,13 @@ import math
 import os
 import secrets
 import threading
-import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
+from ._autosave import AutoSaver, register_for_exit
 from ._baseline import Baseline
 from ._clock import SystemClock
 from ._config import ThresholdMode, TrackerConfig
@@ -109,16 +107,16 @@ class PerformanceTracker:
             getattr(self._store, "scale", 6) if getattr(self._store, "mergeable", False) else None
         )
         self._save_lock = threading.Lock()
-        self._autosaver: _AutoSaver | None = None
+        self._autosaver: AutoSaver | None = None
         if self._store is not None:
             self._restore(self._store.load())
             if config.autosave_interval is not None:
                 # A shared store is flushed every interval (other processes wait for our
                 # samples); a file of baselines only when a baseline changed.
-                self._autosaver = _AutoSaver(
+                self._autosaver = AutoSaver(
                     self, config.autosave_interval, periodic=self._sketch_scale is not None
                 )
-            _register_for_exit(self)
+            register_for_exit(self)
 
     # -- recording: the hot path ---------------------------------------------------------
 
@@ -715,95 +713,6 @@ def _event_from(note: StateChange, now: float) -> DegradationEvent:
         started_at_time=note.started_at_time,
         exemplars=note.exemplars,
     )
-
-
-class _AutoSaver:
-    """Debounced background saves: a changed baseline waits `interval` seconds, so bursts
-    of changes cost one write, and no caller of record() ever waits on the disk.
-
-    For a shared store (periodic): a flush every interval, the fleet's baselines read back
-    at most every REFRESH_EVERY seconds, and after a failure the next attempts back off
-    (doubling, up to MAX_BACKOFF seconds) so an unreachable store is not hammered.
-    """
-
-    REFRESH_EVERY = 30.0
-    MAX_BACKOFF = 60.0
-
-    def __init__(
-        self, tracker: PerformanceTracker, interval: float, *, periodic: bool = False
-    ) -> None:
-        self._tracker_ref = weakref.ref(tracker)
-        self._interval = interval
-        self._dirty = threading.Event()
-        if periodic:
-            self._dirty.set()  # always due: save every interval
-        self._stopping = threading.Event()
-        self._failure_reported: str | None = None
-        self._periodic = periodic
-        self._failures = 0
-        self._last_refresh = -math.inf
-        self.saves = 0
-        self._thread = threading.Thread(target=self._run, name="perfguard-autosave", daemon=True)
-        self._thread.start()
-
-    def mark_dirty(self) -> None:
-        self._dirty.set()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._dirty.wait()
-            if self._stopping.is_set():
-                return
-            backoff = self._interval * (2.0 ** min(self._failures, 16))
-            self._stopping.wait(min(backoff, max(self._interval, self.MAX_BACKOFF)))
-            if not self._periodic:
-                self._dirty.clear()
-            tracker = self._tracker_ref()
-            if tracker is None:
-                return
-            try:
-                tracker.save()
-                self._failures = 0
-                now = time.monotonic()
-                if self._periodic and now - self._last_refresh >= self.REFRESH_EVERY:
-                    self._last_refresh = now
-                    tracker.refresh_baselines()
-                self._failure_reported = None
-                self.saves += 1
-            except PerfguardError as exc:
-                self._failures += 1
-                if str(exc) != self._failure_reported:
-                    self._failure_reported = str(exc)
-                    logger.warning("perfguard autosave failed: %s (will retry)", exc)
-                self._dirty.set()
-            del tracker
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._dirty.set()
-        self._thread.join(timeout=5.0)
-
-
-_live_trackers: weakref.WeakSet[PerformanceTracker] = weakref.WeakSet()
-_exit_hook_registered = False
-_exit_hook_lock = threading.Lock()
-
-
-def _register_for_exit(tracker: PerformanceTracker) -> None:
-    global _exit_hook_registered
-    with _exit_hook_lock:
-        _live_trackers.add(tracker)
-        if not _exit_hook_registered:
-            atexit.register(_close_all_at_exit)
-            _exit_hook_registered = True
-
-
-def _close_all_at_exit() -> None:
-    for tracker in list(_live_trackers):
-        try:
-            tracker.close()
-        except PerfguardError as exc:
-            logger.warning("perfguard could not save at exit: %s", exc)
 
 
 __all__ = ["PerformanceTracker"]
