@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,22 @@ def _show(path: Path, as_json: bool) -> int:
     return 0
 
 
+def _progress_printer(label: str) -> Callable[[int, int], None]:
+    """Progress on stderr for long runs (a line every 10 %, only past 200 items)."""
+
+    def show(done: int, total: int) -> None:
+        if total >= 200 and (done == total or done % max(1, total // 10) == 0):
+            print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
+
+    return show
+
+
 def _combine(folder: Path, as_json: bool) -> int:
     if not folder.is_dir():
         print(f"perfguard combine: {folder} is not a folder", file=sys.stderr)
         return 2
     try:
-        report = ShardStore(folder).combine()
+        report = ShardStore(folder).combine(progress=_progress_printer("combining shards"))
     except PerfguardError as exc:
         print(f"perfguard combine: {exc}", file=sys.stderr)
         return 2

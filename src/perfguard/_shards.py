@@ -30,7 +30,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,15 +160,18 @@ class ShardStore:
 
     # -- combining -----------------------------------------------------------------------
 
-    def combine(self) -> CombineReport:
-        """Merge every shard into the combined file, once, under the folder's lock."""
+    def combine(self, progress: Callable[[int, int], None] | None = None) -> CombineReport:
+        """Merge every shard into the combined file, once, under the folder's lock.
+        `progress(done, total)` is called as shards are read (for long combines)."""
         report = CombineReport()
         self.folder.mkdir(parents=True, exist_ok=True)
         with _locked(self.folder / "combine.lock"):
             combined = self._read_combined()
             shards = sorted((self.folder / "shards").glob("*.json"))
             merged_paths: list[Path] = []
-            for path in shards:
+            for done, path in enumerate(shards, 1):
+                if progress is not None:
+                    progress(done, len(shards))
                 try:
                     shard = _Shard.parse(path.read_bytes(), str(path))
                 except (OSError, ValueError) as exc:

@@ -134,3 +134,31 @@ def test_a_running_process_reads_the_fleet_baseline_back(redis_server: RedisServ
     assert local.state("search") == "ok"
     local._store = None
     local.close()
+
+
+def test_recording_never_waits_on_redis(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While Redis is down, record() goes on without a single network call: flushes only
+    happen in save() (the background saver and close)."""
+    import socket
+
+    tracker = PerformanceTracker(storage=redis_server.url, autosave_interval=None)
+    redis_server.stop()
+    connects: list[object] = []
+    real_connect = socket.socket.connect
+
+    def counting_connect(self: socket.socket, address: object) -> None:
+        connects.append(address)
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", counting_connect)
+    for value in values(9, 20_000):
+        tracker.record("op", value)
+    assert tracker.stats("op")["sample_count"] == 20_000
+    assert connects == []  # no network on the recording path
+    with pytest.raises(StorageError):
+        tracker.save()
+    assert connects  # the flush did try
+    tracker._store = None
+    tracker.close()

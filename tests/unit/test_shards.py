@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from perfguard import PerformanceTracker, ShardStore, StorageError
+from perfguard import LogSketch, PerformanceTracker, ShardStore, SketchDelta, StorageError
 from perfguard._cli import main
 from perfguard.testing import FakeClock
 
@@ -196,3 +196,17 @@ def test_a_damaged_combined_file_is_set_aside_and_the_backup_used(
     aside = list(tmp_path.glob("baselines.json.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_text() == damaged
     assert any("checksum" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
+
+
+def test_cli_combine_shows_progress_on_long_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for seed in range(220):
+        store = ShardStore(tmp_path)
+        sketch = LogSketch()
+        sketch.add_many(values(seed, 5))
+        store.save_deltas({"op": SketchDelta(sketch)})
+    assert main(["combine", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "combining shards: 220/220" in captured.err
+    assert "merged 220 shard(s)" in captured.out
