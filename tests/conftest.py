@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from perfguard import PerformanceTracker
+from perfguard._baseline import Baseline
 from perfguard.testing import FakeClock
 
 pytest_plugins = ["pytester"]  # for the pytest plugin's own tests
@@ -123,3 +124,21 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+def fixed_baseline(sample_count: int) -> Baseline:
+    """A valid baseline whose only distinguishing figure is its sample count."""
+    return Baseline(
+        p50=0.01,
+        p75=0.02,
+        p95=0.03,
+        p99=0.04,
+        mean=0.015,
+        std=0.005,
+        sample_count=sample_count,
+        error_rate=0.0,
+        log_scale=0.4,
+        established_at=1.0,
+        updated_at=1.0,
+        last_seen_at=1.0,
+    )

@@ -14,25 +14,13 @@ import pytest
 
 from perfguard import JsonFileStore, PerformanceTracker, StorageError
 from perfguard._baseline import Baseline
+from tests.conftest import fixed_baseline
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 def baseline(count: int) -> Baseline:
-    return Baseline(
-        p50=0.01,
-        p75=0.02,
-        p95=0.03,
-        p99=0.04,
-        mean=0.015,
-        std=0.005,
-        sample_count=count,
-        error_rate=0.0,
-        log_scale=0.4,
-        established_at=1.0,
-        updated_at=1.0,
-        last_seen_at=1.0,
-    )
+    return fixed_baseline(count)
 
 
 def two_versions(path: Path) -> bytes:

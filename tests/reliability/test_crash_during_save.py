@@ -11,29 +11,14 @@ from pathlib import Path
 
 from perfguard import JsonFileStore
 from perfguard._baseline import Baseline
+from tests.conftest import fixed_baseline
 
 KILLS = 25
 
 
 def baselines(generation: int) -> dict[str, Baseline]:
     """A recognizable set: every operation's sample_count is the generation number."""
-    result = {}
-    for index in range(300):
-        result[f"operation-{index:03d}"] = Baseline(
-            p50=0.01,
-            p75=0.02,
-            p95=0.03,
-            p99=0.04,
-            mean=0.015,
-            std=0.005,
-            sample_count=generation,
-            error_rate=0.0,
-            log_scale=0.4,
-            established_at=1.0,
-            updated_at=1.0,
-            last_seen_at=1.0,
-        )
-    return result
+    return {f"operation-{index:03d}": fixed_baseline(generation) for index in range(300)}
 
 
 def saver(path: str, ready: multiprocessing.synchronize.Event) -> None:
