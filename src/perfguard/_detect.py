@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import sub
@@ -316,9 +315,12 @@ class SustainedDetector:
             )
             if short > 0:  # every proposal too young to judge yet
                 return False
-            # A rejected proposal is re-examined after 2, 4, 6 ... 16 blocks: a test that
-            # keeps firing without an effect must not cost a confirmation every block.
-            self._next_decision_block = self._blocks_seen + min(2 + 2 * self._rejections, 16)
+            # A rejected proposal is re-examined after 2, 4, 6 ... 16 blocks, then after
+            # 32 and 64: a test that keeps firing without an effect (coarse clocks,
+            # quantized durations) must not cost a confirmation every few blocks forever.
+            rejections = self._rejections
+            wait = 2 + 2 * rejections if rejections < 12 else min(64, 16 << (rejections - 11))
+            self._next_decision_block = self._blocks_seen + wait
             self._decision_at = next_sample
             return True
         self._rejections = 0
@@ -419,11 +421,14 @@ class SustainedDetector:
         confirmed: list[Signal] = []
         ratios: dict[str, float] = {}
         shown: dict[str, float] = {}
+        figures_by_start: dict[int, dict[str, float]] = {}
         for signal, start in starts.items():
             span = recent[-(self._decision_at - start) :] if start < self._decision_at else []
             if len(span) < self._persistence[signal]:
                 continue
-            current = current_figures(span)
+            current = figures_by_start.get(start)
+            if current is None:
+                current = figures_by_start[start] = current_figures(span)
             ratio = self._effect(signal, span, current)
             if ratio is not None:
                 confirmed.append(signal)
@@ -453,7 +458,7 @@ class SustainedDetector:
         if signal == "latency":
             # A burst is a dense run of slow calls: the shift must survive its removal.
             p50 = self._p50
-            trimmed = _without_densest_run(span, lambda v: v > p50, s.burst_length)
+            trimmed = _without_densest_run(span, p50, s.burst_length)
             ratio = _ratio(current["p50"], p50)
             if ratio >= s.latency_floor and _ratio(_p50_of(trimmed), p50) >= s.latency_floor:
                 return ratio
@@ -463,8 +468,8 @@ class SustainedDetector:
             # that moved as a whole (a daily peak, a step) does not count twice.
             level = max(1.0, _ratio(current["p50"], self._p50))
             p95, p99 = self._p95 * level, self._p99 * level
-            trimmed = _without_densest_run(span, lambda v: v > p95, s.burst_length)
-            trimmed = _without_densest_run(trimmed, lambda v: v > p95, s.burst_length)
+            trimmed = _without_densest_run(span, p95, s.burst_length)
+            trimmed = _without_densest_run(trimmed, p95, s.burst_length)
             ratio = _ratio(current["p95"], p95)
             wider = ratio >= s.tail_floor and _ratio(_quantile_of(trimmed, 0.95), p95) >= (
                 s.tail_floor
@@ -517,7 +522,7 @@ class SustainedDetector:
 
 def current_figures(encoded: list[float]) -> dict[str, float]:
     """p50, p95, p99 of successful samples and the error rate, from encoded samples."""
-    successes = sorted(v for v in encoded if v >= 0.0)
+    successes = sorted(filter((0.0).__le__, encoded))  # failures are negative
     failures = len(encoded) - len(successes)
     figures = {"error_rate": failures / len(encoded) if encoded else 0.0}
     for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
@@ -525,14 +530,13 @@ def current_figures(encoded: list[float]) -> dict[str, float]:
     return figures
 
 
-def _without_densest_run(
-    encoded: list[float], is_bad: Callable[[float], bool], length: int
-) -> list[float]:
-    """The samples minus the `length` consecutive ones holding the most bad samples:
-    what is left of an effect once the worst burst is taken out."""
+def _without_densest_run(encoded: list[float], limit: float, length: int) -> list[float]:
+    """The samples minus the `length` consecutive ones holding the most samples slower
+    than `limit`: what is left of an effect once the worst burst is taken out."""
     if len(encoded) <= length:
         return []
-    totals = [0, *accumulate(1 if is_bad(v) else 0 for v in encoded)]
+    # map(limit.__lt__, ...) runs in C: True where a sample is slower than the limit
+    totals = [0, *accumulate(map(limit.__lt__, encoded))]
     in_run = list(map(sub, totals[length:], totals[: len(totals) - length]))
     best_start = in_run.index(max(in_run))
     return encoded[:best_start] + encoded[best_start + length :]
@@ -543,13 +547,14 @@ def _p50_of(encoded: list[float]) -> float:
 
 
 def _quantile_of(encoded: list[float], q: float) -> float:
-    successes = sorted(v for v in encoded if v >= 0.0)
+    successes = sorted(filter((0.0).__le__, encoded))
     return quantile(successes, q) if successes else 0.0
 
 
 def _share_above(encoded: list[float], limit: float) -> float:
-    successes = [v for v in encoded if v >= 0.0]
-    return sum(1 for v in successes if v > limit) / len(successes) if successes else 0.0
+    """Share of the successful samples slower than `limit` (failures are negative)."""
+    successes = sum(map((0.0).__le__, encoded))
+    return sum(map(limit.__lt__, encoded)) / successes if successes else 0.0
 
 
 def _block_medians(encoded: list[float]) -> list[float]:

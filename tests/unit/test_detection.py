@@ -194,3 +194,23 @@ def test_event_dates_the_episode_start_in_samples_and_time() -> None:
     expected = start + alert.started_at_sample + 1
     assert expected <= alert.started_at_time <= expected + 64
     assert alert.started_at_time < alert.time
+
+
+def test_a_proposal_that_is_never_confirmed_is_looked_at_less_and_less() -> None:
+    """Calls just above the median (x1.01) keep the latency test firing, but the effect is
+    under the floor: the confirmations must back off, bounding their cost."""
+    from perfguard._baseline import Baseline
+    from perfguard._detect import BLOCK_SIZE, SustainedDetector
+
+    healthy_values = [v for v, _ in healthy("lognormal", 1000, 121)]
+    baseline = Baseline.from_samples(healthy_values, 0, now=1.0)
+    detector = SustainedDetector(baseline, None, healthy_values)
+    block = sorted([baseline.p50 * 1.01] * BLOCK_SIZE)
+    looks = 0
+    for index in range(2000):
+        if detector.observe_block(block, 0, index * BLOCK_SIZE):
+            span = detector.evidence_span((index + 1) * BLOCK_SIZE)
+            assert detector.decide([baseline.p50 * 1.01] * span) is None  # under the floor
+            looks += 1
+    assert not detector.degraded
+    assert looks <= 12 + 2000 // 64 + 2  # 12 quick looks, then one every 64 blocks
