@@ -30,6 +30,7 @@ import os
 import secrets
 import socket
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +68,7 @@ class ShardStore:
         self.scale = scale
         self._identity = new_identity()
         self._sequence = 0
-        os.register_at_fork(after_in_child=self._forked)
+        _register_for_fork(self)
 
     @property
     def location(self) -> str:
@@ -414,6 +415,25 @@ def _checksum(operations: Mapping[str, Any]) -> str:
 def new_identity() -> str:
     host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:40]
     return f"{host or 'host'}-{os.getpid()}-{int(time.time())}-{secrets.token_hex(4)}"
+
+
+_stores_to_renew: weakref.WeakSet[ShardStore] = weakref.WeakSet()
+_fork_hook_registered = False
+
+
+def _register_for_fork(store: ShardStore) -> None:
+    """One fork hook for all stores (held weakly), not one per store: a child process
+    gives every store a new identity."""
+    global _fork_hook_registered
+    _stores_to_renew.add(store)
+    if not _fork_hook_registered:
+        os.register_at_fork(after_in_child=_renew_after_fork)
+        _fork_hook_registered = True
+
+
+def _renew_after_fork() -> None:
+    for store in list(_stores_to_renew):
+        store._forked()
 
 
 @contextlib.contextmanager
