@@ -53,6 +53,8 @@ class AutoSaver:
         self.saves = 0
         self._thread = threading.Thread(target=self._run, name="perfguard-autosave", daemon=True)
         self._thread.start()
+        # a forgotten tracker wakes its saver on collection, so the thread ends
+        weakref.finalize(tracker, _wake, self._stopping, self._dirty)
 
     def mark_dirty(self) -> None:
         self._dirty.set()
@@ -90,6 +92,11 @@ class AutoSaver:
         self._stopping.set()
         self._dirty.set()
         self._thread.join(timeout=5.0)
+
+
+def _wake(stopping: threading.Event, dirty: threading.Event) -> None:
+    stopping.set()
+    dirty.set()
 
 
 _live_trackers: weakref.WeakSet[Saveable] = weakref.WeakSet()

@@ -19,6 +19,15 @@ from ._shards import COMBINED_SCHEMA, ShardStore, combined_baselines
 from ._version import __version__
 
 
+def _schema_of(raw: bytes) -> object:
+    """The document's declared schema (None when it is not a readable JSON object)."""
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return document.get("schema") if isinstance(document, dict) else None
+
+
 def _show(path: Path, as_json: bool) -> int:
     try:
         raw = path.read_bytes()
@@ -26,7 +35,7 @@ def _show(path: Path, as_json: bool) -> int:
         print(f"perfguard show: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     try:
-        if COMBINED_SCHEMA.encode() in raw[:200]:
+        if _schema_of(raw) == COMBINED_SCHEMA:
             baselines = combined_baselines(raw, str(path))
         else:
             baselines = parse_document(raw, compressed=path.name.endswith(".gz"), source=str(path))
@@ -113,7 +122,9 @@ def _html(path: Path, output: Path, as_json: bool) -> int:
     document = _read_report(path, "report")
     if document is None:
         return 2
-    output.write_text(render_html(document), encoding="utf-8")
+    # a lone surrogate in an operation name has no UTF-8 form: shown as U+FFFD
+    page = render_html(document).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    output.write_text(page, encoding="utf-8")
     if as_json:
         print(json.dumps({"output": str(output), "operations": len(document["operations"])}))
     else:

@@ -39,7 +39,7 @@ class InvalidDurationError(InvalidInputError):
     def __init__(self, operation: str, value: Any) -> None:
         super().__init__(
             f"invalid duration for operation {operation!r}: {value!r} "
-            "(expected a finite, non-negative number of seconds)",
+            "(expected a finite, non-negative number of seconds, below 1e12)",
             operation=operation,
             value=value,
         )

@@ -26,6 +26,7 @@ from typing import Any
 
 from ._baseline import Baseline
 from ._errors import StorageError
+from ._outbox import Outbox
 from ._shards import baseline_from_sketch, new_identity
 from ._sketch import LogSketch, SketchDelta
 
@@ -84,6 +85,44 @@ return 1
 """
 
 
+def _flush_args(
+    identity: str, sequence: int, delta: SketchDelta, scale: int, now: str
+) -> list[Any]:
+    sketch = delta.sketch if delta.sketch.scale == scale else delta.sketch.downscaled(scale)
+    argv: list[Any] = [
+        identity,
+        sequence,
+        scale,
+        sketch.count,
+        sketch.zero_count,
+        repr(sketch.total),
+        repr(sketch.minimum if sketch.count else 0.0),
+        repr(sketch.maximum if sketch.count else 0.0),
+        repr(sketch.mean),
+        repr(sketch.m2),
+        delta.failures,
+        repr(delta.last_seen_at),
+        now,
+    ]
+    for index, count in sorted(sketch.buckets.items()):
+        argv.extend((index, count))
+    return argv
+
+
+def _fleet_scale(error: Exception) -> int | None:
+    """The fleet's scale from the script's "scale mismatch: fleet N, flush M" error."""
+    text = str(error)
+    marker = "scale mismatch: fleet "
+    if marker not in text:
+        return None
+    number = text.split(marker, 1)[1].split(",", 1)[0].strip()
+    return int(number) if number.lstrip("-").isdigit() else None
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 def escape_name(name: str) -> str:
     """A reversible, key-safe spelling of any operation name."""
     return urllib.parse.quote_from_bytes(name.encode("utf-8", "surrogatepass"), safe="")
@@ -114,7 +153,7 @@ class RedisStore:
         )
         self._script = self._client.register_script(_APPLY_FLUSH)
         self._identity = new_identity()
-        self._sequence = 0
+        self._outbox = Outbox()
         self._pid = os.getpid()
 
     @property
@@ -133,7 +172,7 @@ class RedisStore:
         if os.getpid() != self._pid:  # a forked child: its own identity and sequence
             self._pid = os.getpid()
             self._identity = new_identity()
-            self._sequence = 0
+            self._outbox.reset()
             self._client.connection_pool.reset()
 
     # -- writing -------------------------------------------------------------------------
@@ -142,51 +181,59 @@ class RedisStore:
         """Baselines are not stored here: a fleet store is fed deltas (save_deltas)."""
 
     def save_deltas(self, deltas: Mapping[str, SketchDelta]) -> int:
-        """Apply one flush; returns how many operations were applied (not replays)."""
+        """Send this process's flush: a flush that failed before (maybe applied in part)
+        goes first, under its own sequence. Returns how many flushes were sent."""
         self._check_fork()
-        if not deltas:
-            return 0
-        self._sequence += 1
-        return self.apply_flush(self._identity, self._sequence, deltas)
+        self._outbox.add(deltas)
+        return self._outbox.send(
+            lambda sequence, batch: self.apply_flush(self._identity, sequence, batch)
+        )
 
     def apply_flush(self, identity: str, sequence: int, deltas: Mapping[str, SketchDelta]) -> int:
-        """Apply a flush identified by (identity, sequence); a replay changes nothing."""
+        """Apply a flush identified by (identity, sequence); a replay changes nothing.
+        Returns how many operations it changed (replays excluded). An operation the fleet
+        keeps at a coarser scale is downscaled to it and sent again in the same flush."""
         now = repr(time.time())
-        try:
-            pipeline = self._client.pipeline(transaction=False)
-            for name, delta in deltas.items():
-                sketch = delta.sketch
-                if sketch.scale != self.scale:
-                    sketch = sketch.downscaled(self.scale)
-                argv: list[Any] = [
-                    identity,
-                    sequence,
-                    self.scale,
-                    sketch.count,
-                    sketch.zero_count,
-                    repr(sketch.total),
-                    repr(sketch.minimum if sketch.count else 0.0),
-                    repr(sketch.maximum if sketch.count else 0.0),
-                    repr(sketch.mean),
-                    repr(sketch.m2),
-                    delta.failures,
-                    repr(delta.last_seen_at),
-                    now,
-                ]
-                for index, count in sorted(sketch.buckets.items()):
-                    argv.extend((index, count))
-                self._script(keys=list(self._keys(name)), args=argv, client=pipeline)
-            results = pipeline.execute()
-        except redis.RedisError as exc:
-            raise StorageError(self.url, f"flush failed ({exc})") from exc
-        return sum(int(r) for r in results)
+        scales = dict.fromkeys(deltas, self.scale)
+        applied = 0
+        pending = list(deltas)
+        for _ in range(2):  # a second round only for operations at another fleet scale
+            try:
+                pipeline = self._client.pipeline(transaction=False)
+                for name in pending:
+                    argv = _flush_args(identity, sequence, deltas[name], scales[name], now)
+                    self._script(keys=list(self._keys(name)), args=argv, client=pipeline)
+                results = pipeline.execute(raise_on_error=False)
+            except redis.RedisError as exc:
+                raise StorageError(self.url, f"flush failed ({exc})") from exc
+            retry = []
+            for name, result in zip(pending, results, strict=True):
+                if not isinstance(result, Exception):
+                    applied += int(result)
+                    continue
+                fleet_scale = _fleet_scale(result)
+                if fleet_scale is None or fleet_scale > scales[name]:
+                    raise StorageError(self.url, f"flush of {name!r} failed ({result})")
+                scales[name] = fleet_scale
+                retry.append(name)
+            if not retry:
+                return applied
+            pending = retry
+        raise StorageError(self.url, "flush failed: the fleet's scale kept changing")
 
     # -- reading -------------------------------------------------------------------------
 
     def load(self) -> dict[str, Baseline]:
         """The fleet's baselines; {} when it has none yet."""
         try:
-            keys = list(self._client.scan_iter(match=f"{{{self.prefix}:*}}:sketch", count=1000))
+            pattern = f"{{{_glob_escape(self.prefix)}:*}}:sketch"
+            keys = [
+                key
+                for key in self._client.scan_iter(match=pattern, count=1000)
+                # exactly this prefix: an escaped name never holds ':' or '}', so a key of
+                # another prefix that starts like this one ("perfguard:staging") is skipped
+                if not set(key[len(self.prefix) + 2 : -len("}:sketch")]) & {":", "}", "{"}
+            ]
             pipeline = self._client.pipeline(transaction=False)
             for key in keys:
                 pipeline.hgetall(key)

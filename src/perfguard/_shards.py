@@ -39,6 +39,7 @@ from typing import Any
 from ._baseline import Baseline
 from ._errors import IncompatibleStorageError, StorageError
 from ._json_store import write_atomically
+from ._outbox import Outbox
 from ._sketch import LogSketch, SketchDelta, SketchError
 
 logger = logging.getLogger("perfguard")
@@ -67,7 +68,7 @@ class ShardStore:
         self.folder = Path(folder)
         self.scale = scale
         self._identity = new_identity()
-        self._sequence = 0
+        self._outbox = Outbox()
         _register_for_fork(self)
 
     @property
@@ -84,7 +85,7 @@ class ShardStore:
 
     def _forked(self) -> None:
         self._identity = new_identity()
-        self._sequence = 0
+        self._outbox.reset()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -130,32 +131,29 @@ class ShardStore:
 
     # -- writing a shard -----------------------------------------------------------------
 
-    def save_deltas(self, deltas: Mapping[str, SketchDelta]) -> Path | None:
-        """Write this process's next shard (nothing when there is nothing to send)."""
-        operations = {
-            name: _entry_dict(delta)
-            for name, delta in deltas.items()
-            if delta.sketch.count or delta.failures
-        }
-        if not operations:
-            return None
-        self._sequence += 1
+    def save_deltas(self, deltas: Mapping[str, SketchDelta]) -> int:
+        """Write this process's next shard(s): a shard that could not be written before
+        is written first, under its own sequence. Returns how many were written."""
+        self._outbox.add(deltas)
+        return self._outbox.send(self._write_shard)
+
+    def _write_shard(self, sequence: int, deltas: Mapping[str, SketchDelta]) -> Path:
+        operations = {name: _entry_dict(delta) for name, delta in deltas.items()}
         body = {
             "schema": SHARD_SCHEMA,
             "version": SCHEMA_VERSION,
             "identity": self._identity,
-            "sequence": self._sequence,
+            "sequence": sequence,
             "written_at": time.time(),
             "operations": operations,
         }
         body["checksum"] = _checksum(operations)
         folder = self.folder / "shards"
-        path = folder / f"{self._identity}.{self._sequence:09d}.json"
+        path = folder / f"{self._identity}.{sequence:09d}.json"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             write_atomically(path, json.dumps(body, allow_nan=False).encode("utf-8"))
         except (OSError, StorageError) as exc:
-            self._sequence -= 1
             raise StorageError(str(path), f"cannot be written ({exc})") from exc
         return path
 

@@ -16,6 +16,7 @@ import math
 import os
 import secrets
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -48,6 +49,7 @@ from ._timing import P, Timer, default_name, is_async_callable, wrap_async, wrap
 from ._window import encode_failure
 
 R = TypeVar("R")
+_MAX_DURATION = 1e12  # seconds (31,000 years): beyond it a "duration" is a bug
 OVERFLOW_NAME = "<overflow>"
 logger = logging.getLogger("perfguard")
 _INF = math.inf
@@ -106,6 +108,8 @@ class PerformanceTracker:
         self._sketch_scale: int | None = (
             getattr(self._store, "scale", 6) if getattr(self._store, "mergeable", False) else None
         )
+        if self._sketch_scale is not None:
+            _register_for_fork(self)
         self._save_lock = threading.Lock()
         self._autosaver: AutoSaver | None = None
         if self._store is not None:
@@ -129,7 +133,7 @@ class PerformanceTracker:
     ) -> None:
         """Record one finished call of `name` that took `duration` seconds."""
         try:
-            valid = 0.0 <= duration < _INF
+            valid = 0.0 <= duration < _MAX_DURATION  # also refuses inf and huge ints
         except TypeError:
             valid = False
         if not valid or duration.__class__ is bool:
@@ -241,7 +245,7 @@ class PerformanceTracker:
         if op is None:
             return 0
         with op.lock:
-            op.absorb(self._clock.wall())
+            op.absorb(self._clock.wall())  # the overflow operation has no detector
             return op.sample_count
 
     def _absorb_if_free(self, op: Operation) -> None:
@@ -391,7 +395,7 @@ class PerformanceTracker:
     def _timer_error(self, timer_id: object) -> PerfguardError:
         if isinstance(timer_id, str):
             token, _, number = timer_id.partition("-")
-            if token == self._timer_token and number.isdigit():
+            if token == self._timer_token and number.isascii() and number.isdigit():
                 issued = int(number) < self._issued_timers()
                 if issued:
                     return TimerAlreadyEndedError(timer_id)
@@ -444,8 +448,10 @@ class PerformanceTracker:
         for name in list(self._operations):
             op = self._operations[name]
             with op.lock:
-                op.absorb(self._clock.wall())
+                notes = op.absorb(self._clock.wall())
                 op.enable_histogram(ordered)
+            if notes:
+                self._dispatch(notes)
 
     def snapshot(self, name: str) -> OperationSnapshot:
         """Counters and figures of one operation, for exporters."""
@@ -590,23 +596,40 @@ class PerformanceTracker:
                     if name not in self._operations and (
                         len(self._operations) < self.config.max_operations
                     ):
-                        self._operations[name] = Operation(
+                        new = Operation(
                             name,
                             self.config,
                             self._detector_settings,
                             baseline,
                             self._sketch_scale,
                         )
+                        if self._histogram_bounds is not None:
+                            new.enable_histogram(self._histogram_bounds)
+                        self._operations[name] = new
                         adopted += 1
                 continue
             with op.lock:
-                op.absorb(self._clock.wall())
+                notes = op.absorb(self._clock.wall())
                 adopted += op.adopt_shared(baseline)
+            if notes:
+                self._dispatch(notes)
         return adopted
 
+    def _after_fork_in_child(self) -> None:
+        """A forked child starts with nothing to send: what its parent recorded (pending
+        calls, unsent sketches) is the parent's to send. Locks are renewed, since a
+        parent's thread may have held one at the fork."""
+        self._operations_lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        for op in self._operations.values():
+            op.lock = threading.Lock()
+            op.pending = []
+            op.pending_failures = 0
+            op.take_delta()
+
     def _save_deltas(self, store: MergeableStore) -> None:
-        """Send what every operation recorded since the last flush; on failure, keep it
-        for the next flush (nothing is lost, nothing is sent twice)."""
+        """Hand what every operation recorded since the last flush to the store, which
+        keeps what it could not send and sends it first next time (_outbox)."""
         deltas: dict[str, SketchDelta] = {}
         for name in list(self._operations):
             op = self._operations[name]
@@ -617,15 +640,7 @@ class PerformanceTracker:
                 self._dispatch(notes)
             if delta is not None and (delta.sketch.count or delta.failures):
                 deltas[name] = delta
-        try:
-            store.save_deltas(deltas)
-        except BaseException:
-            for name, delta in deltas.items():
-                op = self._operations[name]
-                with op.lock:
-                    if op.delta is not None:
-                        op.delta.merge_in(delta)
-            raise
+        store.save_deltas(deltas)
 
     def close(self) -> None:
         """Stop the background saver and save a last time. Idempotent."""
@@ -661,6 +676,23 @@ class PerformanceTracker:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_forking_trackers: weakref.WeakSet[PerformanceTracker] = weakref.WeakSet()
+_fork_hook_registered = False
+
+
+def _register_for_fork(tracker: PerformanceTracker) -> None:
+    global _fork_hook_registered
+    _forking_trackers.add(tracker)
+    if not _fork_hook_registered:
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_registered = True
+
+
+def _after_fork_in_child() -> None:
+    for tracker in list(_forking_trackers):
+        tracker._after_fork_in_child()
 
 
 def _make_store(storage: str | os.PathLike[str] | BaselineStore | None) -> BaselineStore | None:

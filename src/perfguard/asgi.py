@@ -25,6 +25,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+STANDARD_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
 def route_template(scope: Scope, unmatched: str) -> str:
     route = scope.get("route")
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
@@ -65,5 +70,8 @@ class PerfguardMiddleware:
     def _record(
         self, scope: Scope, duration: float, success: bool, metadata: dict[str, str] | None
     ) -> None:
-        name = f"{scope.get('method', 'HTTP')} {route_template(scope, self.unmatched)}"
+        method = scope.get("method", "HTTP")
+        if method not in STANDARD_METHODS:
+            method = "OTHER"  # a client cannot mint operations with invented methods
+        name = f"{method} {route_template(scope, self.unmatched)}"
         self.tracker.record(name, max(0.0, duration), success=success, metadata=metadata)

@@ -66,7 +66,9 @@ def machine_id() -> str:
 
 
 class PerfFixture:
-    """Times a callable; compares with (or stores) the test's baseline at teardown."""
+    """Times a callable and compares it with (or stores) its baseline, inside the test.
+    Each call of the fixture in one test is a measurement of its own, with its own
+    baseline (the second call's file ends in "-2", and so on)."""
 
     def __init__(self, nodeid: str, config: pytest.Config) -> None:
         self.nodeid = nodeid
@@ -77,14 +79,20 @@ class PerfFixture:
         folder = Path(config.rootpath) / config.getoption("--perfguard-dir") / machine_id()
         digest = hashlib.sha256(nodeid.encode()).hexdigest()[:12]
         readable = re.sub(r"[^A-Za-z0-9._-]", "_", nodeid)[-80:]
-        self.path = folder / f"{readable}-{digest}.json"
+        self._stem = folder / f"{readable}-{digest}"
+        self.path = self._stem.with_suffix(".json")
         self.clock: Callable[[], float] = time.perf_counter
         self.samples: list[float] = []
         self.comparison: Comparison | None = None
+        self._calls = 0
 
     def __call__(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         if self.disabled:
             return fn(*args, **kwargs)
+        self._calls += 1
+        if self._calls > 1:
+            self.path = self._stem.parent / f"{self._stem.name}-{self._calls}.json"
+        self.samples = []
         result = fn(*args, **kwargs)
         for _ in range(WARMUP - 1):
             fn(*args, **kwargs)

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from ._tracker import PerformanceTracker
+from .asgi import STANDARD_METHODS
 
 ROUTE_KEY = "perfguard.route"
 StartResponse = Callable[..., Any]
@@ -50,7 +51,12 @@ class PerfguardWSGIMiddleware:
         except Exception as exc:
             self._record(environ, start, False, {"error": type(exc).__qualname__})
             raise
-        return _TimedBody(body, lambda: self._record(environ, start, status[0] < 500, None))
+        outcome: dict[str, str] = {}
+        return _TimedBody(
+            body,
+            lambda: self._record(environ, start, status[0] < 500 and not outcome, outcome or None),
+            outcome,
+        )
 
     def _record(
         self,
@@ -61,7 +67,10 @@ class PerfguardWSGIMiddleware:
     ) -> None:
         route = environ.get(ROUTE_KEY)
         template = route if isinstance(route, str) and route else self.unmatched
-        name = f"{environ.get('REQUEST_METHOD', 'HTTP')} {template}"
+        method = environ.get("REQUEST_METHOD", "HTTP")
+        if method not in STANDARD_METHODS:
+            method = "OTHER"  # a client cannot mint operations with invented methods
+        name = f"{method} {template}"
         duration = max(0.0, self._perf() - start)
         self.tracker.record(name, duration, success=success, metadata=metadata)
 
@@ -69,13 +78,20 @@ class PerfguardWSGIMiddleware:
 class _TimedBody:
     """The response body, recording the request once it is closed (PEP 3333)."""
 
-    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+    def __init__(
+        self, body: Iterable[bytes], on_close: Callable[[], None], outcome: dict[str, str]
+    ) -> None:
         self._body = body
         self._on_close = on_close
+        self._outcome = outcome  # filled with the error when streaming the body fails
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        try:
+            yield from self._body
+        except Exception as exc:
+            self._outcome["error"] = type(exc).__qualname__
+            raise
 
     def close(self) -> None:
         if self._closed:

@@ -61,3 +61,36 @@ def test_compare_requires_a_baseline(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--perfguard-compare")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*no baseline for*test_work*"])
+
+
+TWO_MEASUREMENTS = """
+import random
+
+class FakeClock:
+    now = 0.0
+    def __call__(self):
+        return self.now
+
+clock = FakeClock()
+jitter = random.Random({seed})
+
+def cost(seconds):
+    def work():
+        clock.now += seconds * (1.0 + 0.2 * jitter.random())
+    return work
+
+def test_two(perf):
+    perf.clock = clock
+    perf(cost(0.001))
+    perf(cost({second}))
+"""
+
+
+def test_each_call_in_a_test_has_its_own_baseline(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_two=TWO_MEASUREMENTS.format(seed=1, second=0.050))
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert len(list(pytester.path.glob(".perfguard/*/*.json"))) == 2
+    pytester.makepyfile(test_two=TWO_MEASUREMENTS.format(seed=2, second=0.050))
+    pytester.runpytest().assert_outcomes(passed=1)  # each compared with its own
+    pytester.makepyfile(test_two=TWO_MEASUREMENTS.format(seed=3, second=0.080))
+    pytester.runpytest().assert_outcomes(failed=1)  # the second one got slower

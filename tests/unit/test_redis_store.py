@@ -162,3 +162,65 @@ def test_recording_never_waits_on_redis(
     assert connects  # the flush did try
     tracker._store = None
     tracker.close()
+
+
+def test_a_flush_applied_in_part_is_never_counted_twice(redis_server: RedisServer) -> None:
+    """'b' is kept by the fleet at a coarser scale: the first attempt applies 'a' and
+    fails on 'b'; 'b' is downscaled and sent again in the same flush; 'a' is not."""
+    from perfguard._redis_store import RedisStore
+
+    coarse = RedisStore(redis_server.url, scale=5)
+    sketch = LogSketch(5)
+    sketch.add_many(values(10, 30))
+    coarse.save_deltas({"b": SketchDelta(sketch)})
+    tracker = PerformanceTracker(storage=redis_server.url, autosave_interval=None)
+    for value in values(11, 100):
+        tracker.record("a", value)
+        tracker.record("b", value)
+    for _ in range(3):
+        tracker.save()
+    fleet = RedisStore(redis_server.url).load()
+    assert fleet["a"].sample_count == 100
+    assert fleet["b"].sample_count == 130
+    tracker._store = None
+    tracker.close()
+
+
+def test_a_lost_reply_is_retried_under_the_same_flush(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ran the flush but the reply was lost: the retry is a replay."""
+    from perfguard._redis_store import RedisStore
+
+    store = RedisStore(redis_server.url)
+    real = store.apply_flush
+    calls = {"n": 0}
+
+    def lose_first_reply(identity: str, sequence: int, deltas: object) -> int:
+        result = real(identity, sequence, deltas)  # type: ignore[arg-type]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StorageError(redis_server.url, "reply lost")
+        return result
+
+    monkeypatch.setattr(store, "apply_flush", lose_first_reply)
+    sketch = LogSketch()
+    sketch.add_many(values(12, 40))
+    with pytest.raises(StorageError):
+        store.save_deltas({"op": SketchDelta(sketch)})
+    extra = LogSketch()
+    extra.add_many(values(13, 10))
+    store.save_deltas({"op": SketchDelta(extra)})  # retries the lost flush, then the new one
+    assert RedisStore(redis_server.url).load()["op"].sample_count == 50
+
+
+def test_another_prefix_is_not_read(redis_server: RedisServer) -> None:
+    from perfguard._redis_store import RedisStore
+
+    for prefix, name in (("perfguard", "a"), ("perfguard:staging", "checkout")):
+        sketch = LogSketch()
+        sketch.add_many(values(14, 5))
+        RedisStore(redis_server.url, prefix=prefix).save_deltas({name: SketchDelta(sketch)})
+    assert sorted(RedisStore(redis_server.url).load()) == ["a"]
+    staging = RedisStore(redis_server.url, prefix="perfguard:staging").load()
+    assert sorted(staging) == ["checkout"]

@@ -210,3 +210,21 @@ def test_cli_combine_shows_progress_on_long_runs(
     captured = capsys.readouterr()
     assert "combining shards: 220/220" in captured.err
     assert "merged 220 shard(s)" in captured.out
+
+
+def test_a_forked_child_does_not_send_its_parents_samples_again(tmp_path: Path) -> None:
+    tracker = PerformanceTracker(storage=ShardStore(tmp_path), autosave_interval=None)
+    for value in values(20, 100):
+        tracker.record("a", value)  # some still pending, all unsent
+    pid = os.fork()
+    if pid == 0:  # the child: records 7 calls of its own, flushes, exits
+        try:
+            for value in values(21, 7):
+                tracker.record("a", value)
+            tracker.close()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    tracker.close()
+    ShardStore(tmp_path).combine()
+    assert ShardStore(tmp_path).load()["a"].sample_count == 107
