@@ -32,7 +32,12 @@ class BaselineStore(Protocol):
 
 class MergeableStore(BaselineStore, Protocol):
     """A store shared by many processes: fed what each recorded since its last flush
-    (mergeable sketches), it returns baselines learned from all of them."""
+    (mergeable sketches), it returns baselines learned from all of them.
+
+    When save_deltas raises, the tracker keeps the deltas and hands them over again with
+    the next flush, unless the store declares `keeps_unsent = True` (it keeps them itself,
+    as the built-in stores do, to replay a partly applied flush under its own sequence).
+    """
 
     mergeable: bool
 

@@ -17,6 +17,7 @@ Requires the optional extra `perfguard[redis]`.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -29,6 +30,8 @@ from ._errors import StorageError
 from ._outbox import Outbox
 from ._shards import baseline_from_sketch, new_identity
 from ._sketch import LogSketch, SketchDelta
+
+logger = logging.getLogger("perfguard")
 
 try:
     import redis
@@ -136,6 +139,7 @@ class RedisStore:
     """Baselines shared by a fleet through Redis. Pass it (or its URL) as `storage=`."""
 
     mergeable = True
+    keeps_unsent = True  # a failed flush is kept and replayed first (_outbox)
 
     def __init__(
         self,
@@ -155,6 +159,7 @@ class RedisStore:
         self._identity = new_identity()
         self._outbox = Outbox()
         self._pid = os.getpid()
+        self.dropped: dict[str, int] = {}  # calls refused for good, per operation
 
     @property
     def location(self) -> str:
@@ -213,13 +218,27 @@ class RedisStore:
                     continue
                 fleet_scale = _fleet_scale(result)
                 if fleet_scale is None or fleet_scale > scales[name]:
-                    raise StorageError(self.url, f"flush of {name!r} failed ({result})")
+                    # permanent for this operation (the fleet keeps it finer than this
+                    # process can send, or the script refused it): counted and reported,
+                    # so it cannot hold back every later flush of every operation
+                    self._drop(name, deltas[name], str(result))
+                    continue
                 scales[name] = fleet_scale
                 retry.append(name)
             if not retry:
                 return applied
             pending = retry
         raise StorageError(self.url, "flush failed: the fleet's scale kept changing")
+
+    def _drop(self, name: str, delta: SketchDelta, reason: str) -> None:
+        self.dropped[name] = self.dropped.get(name, 0) + delta.sketch.count + delta.failures
+        logger.warning(
+            "perfguard fleet store %s refused the calls of %r (%s); %d dropped so far",
+            self.url,
+            name,
+            reason,
+            self.dropped[name],
+        )
 
     # -- reading -------------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ class ShardStore:
     """A folder shared by the processes of one host. Pass it as `storage=`."""
 
     mergeable = True
+    keeps_unsent = True  # a failed flush is kept and replayed first (_outbox)
 
     def __init__(self, folder: str | os.PathLike[str], scale: int = 6) -> None:
         self.folder = Path(folder)

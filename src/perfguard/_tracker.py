@@ -621,6 +621,8 @@ class PerformanceTracker:
         parent's thread may have held one at the fork."""
         self._operations_lock = threading.Lock()
         self._save_lock = threading.Lock()
+        if self._overflow is not None:
+            self._overflow.lock = threading.Lock()
         for op in self._operations.values():
             op.lock = threading.Lock()
             op.pending = []
@@ -640,7 +642,17 @@ class PerformanceTracker:
                 self._dispatch(notes)
             if delta is not None and (delta.sketch.count or delta.failures):
                 deltas[name] = delta
-        store.save_deltas(deltas)
+        try:
+            store.save_deltas(deltas)
+        except BaseException:
+            if not getattr(store, "keeps_unsent", False):
+                # a store that does not keep what it failed to send: keep it here
+                for name, delta in deltas.items():
+                    op = self._operations[name]
+                    with op.lock:
+                        if op.delta is not None:
+                            op.delta.merge_in(delta)
+            raise
 
     def close(self) -> None:
         """Stop the background saver and save a last time. Idempotent."""

@@ -80,7 +80,7 @@ class PerfFixture:
         digest = hashlib.sha256(nodeid.encode()).hexdigest()[:12]
         readable = re.sub(r"[^A-Za-z0-9._-]", "_", nodeid)[-80:]
         self._stem = folder / f"{readable}-{digest}"
-        self.path = self._stem.with_suffix(".json")
+        self.path = self._stem.parent / f"{self._stem.name}.json"  # the stem holds dots
         self.clock: Callable[[], float] = time.perf_counter
         self.samples: list[float] = []
         self.comparison: Comparison | None = None

@@ -94,3 +94,36 @@ def test_each_call_in_a_test_has_its_own_baseline(pytester: pytest.Pytester) -> 
     pytester.runpytest().assert_outcomes(passed=1)  # each compared with its own
     pytester.makepyfile(test_two=TWO_MEASUREMENTS.format(seed=3, second=0.080))
     pytester.runpytest().assert_outcomes(failed=1)  # the second one got slower
+
+
+TWO_TESTS = """
+import random
+
+class FakeClock:
+    now = 0.0
+    def __call__(self):
+        return self.now
+
+clock = FakeClock()
+jitter = random.Random(1)
+
+def cost(seconds):
+    def work():
+        clock.now += seconds * (1.0 + 0.2 * jitter.random())
+    return work
+
+def test_fast(perf):
+    perf.clock = clock
+    perf(cost(0.001))
+
+def test_slow(perf):
+    perf.clock = clock
+    perf(cost(0.050))
+"""
+
+
+def test_tests_of_one_module_have_separate_baselines(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_module=TWO_TESTS)
+    pytester.runpytest().assert_outcomes(passed=2)
+    assert len(list(pytester.path.glob(".perfguard/*/*.json"))) == 2
+    pytester.runpytest().assert_outcomes(passed=2)

@@ -224,3 +224,25 @@ def test_another_prefix_is_not_read(redis_server: RedisServer) -> None:
     assert sorted(RedisStore(redis_server.url).load()) == ["a"]
     staging = RedisStore(redis_server.url, prefix="perfguard:staging").load()
     assert sorted(staging) == ["checkout"]
+
+
+def test_an_operation_the_fleet_refuses_does_not_hold_back_the_others(
+    redis_server: RedisServer,
+) -> None:
+    """The fleet keeps 'x' at a finer scale than this process sends: 'x' is dropped and
+    counted, 'y' keeps flowing."""
+    from perfguard._redis_store import RedisStore
+
+    fine = LogSketch(8)
+    fine.add_many(values(15, 10))
+    RedisStore(redis_server.url, scale=8).save_deltas({"x": SketchDelta(fine)})
+    store = RedisStore(redis_server.url, scale=6)
+    for seed in range(3):
+        x, y = LogSketch(6), LogSketch(6)
+        x.add_many(values(16 + seed, 5))
+        y.add_many(values(20 + seed, 10))
+        store.save_deltas({"x": SketchDelta(x), "y": SketchDelta(y)})
+    fleet = RedisStore(redis_server.url).load()
+    assert fleet["y"].sample_count == 30
+    assert fleet["x"].sample_count == 10
+    assert store.dropped == {"x": 15}

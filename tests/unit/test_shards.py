@@ -228,3 +228,37 @@ def test_a_forked_child_does_not_send_its_parents_samples_again(tmp_path: Path) 
     tracker.close()
     ShardStore(tmp_path).combine()
     assert ShardStore(tmp_path).load()["a"].sample_count == 107
+
+
+def test_a_custom_store_that_fails_keeps_nothing_lost() -> None:
+    """A MergeableStore without keeps_unsent: the tracker keeps the failed deltas."""
+    received: list[int] = []
+
+    class FlakyStore:
+        mergeable = True
+        location = "memory"
+        calls = 0
+
+        def load(self) -> dict[str, object]:
+            return {}
+
+        def save(self, baselines: object) -> None:
+            return None
+
+        def save_deltas(self, deltas: dict[str, SketchDelta]) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                raise StorageError("memory", "down")
+            received.append(sum(d.sketch.count for d in deltas.values()))
+
+    tracker = PerformanceTracker(storage=FlakyStore(), autosave_interval=None)  # type: ignore[arg-type]
+    for value in values(30, 20):
+        tracker.record("op", value)
+    with pytest.raises(StorageError):
+        tracker.save()
+    for value in values(31, 5):
+        tracker.record("op", value)
+    tracker.save()
+    assert received == [25]
+    tracker._store = None
+    tracker.close()
