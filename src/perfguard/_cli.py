@@ -13,7 +13,7 @@ from typing import Any
 from ._demo import run_demo
 from ._errors import PerfguardError
 from ._html_report import render_html
-from ._json_store import CorruptFileError, parse_document
+from ._json_store import CorruptFileError, json_object, parse_document
 from ._report import baselines_table
 from ._shards import COMBINED_SCHEMA, ShardStore, combined_baselines
 from ._version import __version__
@@ -22,10 +22,9 @@ from ._version import __version__
 def _schema_of(raw: bytes) -> object:
     """The document's declared schema (None when it is not a readable JSON object)."""
     try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return json_object(raw).get("schema")
+    except ValueError:
         return None
-    return document.get("schema") if isinstance(document, dict) else None
 
 
 def _show(path: Path, as_json: bool) -> int:

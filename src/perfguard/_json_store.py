@@ -195,21 +195,8 @@ def parse_document(raw: bytes, *, compressed: bool, source: str) -> dict[str, Ba
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
             raise CorruptFileError(f"is not valid gzip ({exc})") from exc
-    try:
-        document: Any = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CorruptFileError(f"is not valid JSON ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(document, dict) or document.get("schema") != SCHEMA_NAME:
-        raise CorruptFileError(f"is not a perfguard baseline file (no schema {SCHEMA_NAME!r})")
-    version = document.get("version")
-    if type(version) is not int or version < 1:
-        raise CorruptFileError(f"has an invalid schema version {version!r}")
-    if version > SCHEMA_VERSION:
-        raise IncompatibleStorageError(
-            source,
-            f"schema version {version} is newer than this perfguard understands "
-            f"({SCHEMA_VERSION}); upgrade perfguard. The file was left untouched.",
-        )
+    document = json_object(raw)
+    version = check_schema(document, SCHEMA_NAME, SCHEMA_VERSION, source)
     operations = document.get("operations")
     if not isinstance(operations, dict):
         raise CorruptFileError("has no 'operations' object")
@@ -230,6 +217,35 @@ def checksum_of(operations: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of the operations (key order and spacing fixed)."""
     canonical = json.dumps(operations, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """Strict JSON (no NaN or Infinity) that must be an object; CorruptFileError (a
+    ValueError) says what is wrong. Shared by every perfguard file format."""
+    try:
+        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CorruptFileError(f"is not valid JSON ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(document, dict):
+        raise CorruptFileError("is not a JSON object")
+    return document
+
+
+def check_schema(document: Mapping[str, Any], schema: str, newest: int, source: str) -> int:
+    """The document's schema version: CorruptFileError for another schema or an invalid
+    version, IncompatibleStorageError (file left untouched) for a newer one."""
+    if document.get("schema") != schema:
+        raise CorruptFileError(f"is not a {schema} file")
+    version = document.get("version")
+    if type(version) is not int or version < 1:
+        raise CorruptFileError(f"has an invalid schema version {version!r}")
+    if version > newest:
+        raise IncompatibleStorageError(
+            source,
+            f"schema version {version} is newer than this perfguard understands "
+            f"({newest}); upgrade perfguard. The file was left untouched.",
+        )
+    return version
 
 
 def _reject_constant(token: str) -> float:

@@ -259,7 +259,7 @@ class Operation:
                 times = self._block_times = array("d", bytes(8 * _DATED_BLOCKS))
             times[(block_end // BLOCK_SIZE - 1) % _DATED_BLOCKS] = now
         if detector is not None:
-            block.sort()
+            block.sort()  # in place: this block is not used again (split_sorted copies)
             failures = bisect_left(block, 0.0) if block[0] < 0.0 else 0
             successes = block[failures:] if failures else block
             if detector.observe_block(successes, failures, block_end - BLOCK_SIZE):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import math
@@ -38,7 +37,7 @@ from typing import Any
 
 from ._baseline import Baseline
 from ._errors import IncompatibleStorageError, StorageError
-from ._json_store import write_atomically
+from ._json_store import check_schema, checksum_of, json_object, write_atomically
 from ._outbox import Outbox
 from ._sketch import LogSketch, SketchDelta, SketchError
 
@@ -148,7 +147,7 @@ class ShardStore:
             "written_at": time.time(),
             "operations": operations,
         }
-        body["checksum"] = _checksum(operations)
+        body["checksum"] = checksum_of(operations)
         folder = self.folder / "shards"
         path = folder / f"{self._identity}.{sequence:09d}.json"
         try:
@@ -230,8 +229,8 @@ class _Shard:
 
     @classmethod
     def parse(cls, raw: bytes, source: str) -> _Shard:
-        document = _json_object(raw)
-        _check_schema(document, SHARD_SCHEMA, source)
+        document = json_object(raw)
+        check_schema(document, SHARD_SCHEMA, SCHEMA_VERSION, source)
         identity = document.get("identity")
         sequence = document.get("sequence")
         if not isinstance(identity, str) or not identity:
@@ -241,7 +240,7 @@ class _Shard:
         operations = document.get("operations")
         if not isinstance(operations, dict):
             raise ValueError("has no 'operations' object")
-        if document.get("checksum") != _checksum(operations):
+        if document.get("checksum") != checksum_of(operations):
             raise ValueError("fails its checksum (edited or damaged)")
         parsed = {name: _delta_of(name, raw_entry) for name, raw_entry in operations.items()}
         return cls(identity, sequence, parsed)
@@ -282,14 +281,14 @@ class _Combined:
             "version": SCHEMA_VERSION,
             "merged": dict(sorted(self.merged.items())),
             "operations": operations,
-            "checksum": _checksum(operations),
+            "checksum": checksum_of(operations),
         }
         return json.dumps(body, allow_nan=False).encode("utf-8")
 
     @classmethod
     def parse(cls, raw: bytes, source: str) -> _Combined:
-        document = _json_object(raw)
-        _check_schema(document, COMBINED_SCHEMA, source)
+        document = json_object(raw)
+        check_schema(document, COMBINED_SCHEMA, SCHEMA_VERSION, source)
         merged = document.get("merged")
         operations = document.get("operations")
         if not isinstance(merged, dict) or not all(
@@ -298,7 +297,7 @@ class _Combined:
             raise ValueError("has an invalid 'merged' record")
         if not isinstance(operations, dict):
             raise ValueError("has no 'operations' object")
-        if document.get("checksum") != _checksum(operations):
+        if document.get("checksum") != checksum_of(operations):
             raise ValueError("fails its checksum (edited by hand or damaged)")
         result = cls(merged=dict(merged))
         for name, raw_entry in operations.items():
@@ -378,37 +377,6 @@ def _time_field(raw: Mapping[str, Any], name: str) -> float:
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"has an invalid {name!r}: {value!r}")
     return number
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ValueError(f"is not valid JSON ({exc})") from exc
-    if not isinstance(document, dict):
-        raise ValueError("is not a JSON object")
-    return document
-
-
-def _check_schema(document: Mapping[str, Any], schema: str, source: str) -> None:
-    if document.get("schema") != schema:
-        raise ValueError(f"is not a {schema} file")
-    version = document.get("version")
-    if type(version) is not int or version < 1:
-        raise ValueError(f"has an invalid schema version {version!r}")
-    if version > SCHEMA_VERSION:
-        raise IncompatibleStorageError(
-            source, f"schema version {version} is newer than this perfguard understands"
-        )
-
-
-def _reject_constant(token: str) -> float:
-    raise ValueError(f"non-standard JSON constant {token}")
-
-
-def _checksum(operations: Mapping[str, Any]) -> str:
-    canonical = json.dumps(operations, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def new_identity() -> str:

@@ -81,5 +81,6 @@ class RollingWindow:
 def split_sorted(encoded: Iterable[float]) -> tuple[list[float], int]:
     """Sorted successful durations of a block, and its failure count."""
     ordered = sorted(encoded)
-    failures = bisect_left(ordered, 0.0)  # failures are encoded as values <= -1
-    return ordered[failures:], failures
+    failures = bisect_left(ordered, 0.0) if ordered and ordered[0] < 0.0 else 0
+    # failures are encoded as values <= -1; without any, no copy is made
+    return (ordered[failures:] if failures else ordered), failures
