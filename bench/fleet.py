@@ -74,7 +74,7 @@ def main() -> None:
         print("redis-server is not installed: nothing measured", file=sys.stderr)
         return
     from perfguard import LogSketch, PerformanceTracker, SketchDelta
-    from perfguard._redis_store import RedisStore
+    from perfguard import RedisStore
 
     rng = random.Random(3)
     with tempfile.TemporaryDirectory() as folder:
@@ -102,8 +102,7 @@ def main() -> None:
             server.wait()
             for _ in range(15):
                 down.append(record_ns(tracker, 50_000))
-            tracker._store = None  # type: ignore[attr-defined]
-            tracker.close()
+            tracker.close(save=False)
         finally:
             if server.poll() is None:
                 server.terminate()

@@ -233,7 +233,6 @@ def measure_persistence(operations: int) -> tuple[float, float, int]:
         tracker.state(name)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "baselines.json"
-        tracker._store = None  # save through a store created below, timed alone
         from perfguard import JsonFileStore
 
         store = JsonFileStore(path)
@@ -246,7 +245,7 @@ def measure_persistence(operations: int) -> tuple[float, float, int]:
         loaded = PerformanceTracker(storage=path, autosave_interval=None)
         load_seconds = time.perf_counter() - start
         assert len(loaded.operations()) == operations
-        loaded._store = None  # nothing to write back
+        loaded.close(save=False)  # nothing to write back
     return saved, load_seconds, size
 
 

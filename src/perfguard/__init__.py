@@ -8,6 +8,8 @@ tracker = PerformanceTracker(storage="baselines.json")
 async def load_user(user_id): ...
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._baseline import Baseline
 from ._clock import SystemClock
 from ._config import TrackerConfig
@@ -26,13 +28,27 @@ from ._errors import (
     UnknownTimerError,
 )
 from ._events import DegradationEvent
-from ._json_store import JsonFileStore
-from ._protocols import AlertSink, BaselineStore, Clock, MergeableStore
-from ._shards import CombineReport, ShardStore
 from ._sketch import LogSketch, SketchDelta
+from ._stores import CombineReport, JsonFileStore, ShardStore
 from ._timing import Timer
 from ._tracker import PerformanceTracker
 from ._version import __version__
+from ._views import OperationSnapshot, OperationStats
+from .types import AlertSink, BaselineStore, Clock, MergeableStore, Recorder
+
+if TYPE_CHECKING:
+    from ._stores.redis_fleet import RedisStore
+
+
+def __getattr__(name: str) -> Any:
+    """`RedisStore` is imported on first use: it needs the optional `redis` package, and
+    `import perfguard` must pull in nothing beyond the standard library."""
+    if name == "RedisStore":
+        from ._stores.redis_fleet import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module 'perfguard' has no attribute {name!r}")
+
 
 __all__ = [
     "AlertSink",
@@ -50,8 +66,12 @@ __all__ = [
     "JsonFileStore",
     "LogSketch",
     "MergeableStore",
+    "OperationSnapshot",
+    "OperationStats",
     "PerfguardError",
     "PerformanceTracker",
+    "Recorder",
+    "RedisStore",
     "ShardStore",
     "SketchDelta",
     "StorageError",

@@ -1,19 +1,18 @@
-"""Saving off the hot path: the debounced background saver and the save at exit.
+"""Saving off the hot path: the debounced background saver.
 
-The saver holds its tracker weakly (a forgotten tracker is collected, its thread ends);
-at interpreter exit every live tracker with storage is closed, which saves it.
+The saver holds its tracker weakly (a forgotten tracker is collected, its thread ends).
+The save at interpreter exit is the tracker's own hook (_hooks.at_exit).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import math
 import threading
-import time
 import weakref
 from typing import Protocol
 
+from ._clock import SYSTEM_CLOCK
 from ._errors import PerfguardError
 
 logger = logging.getLogger("perfguard")
@@ -23,8 +22,6 @@ class Saveable(Protocol):
     def save(self) -> None: ...
 
     def refresh_baselines(self) -> int: ...
-
-    def close(self) -> None: ...
 
 
 class AutoSaver:
@@ -74,7 +71,7 @@ class AutoSaver:
             try:
                 tracker.save()
                 self._failures = 0
-                now = time.monotonic()
+                now = SYSTEM_CLOCK.perf()
                 if self._periodic and now - self._last_refresh >= self.REFRESH_EVERY:
                     self._last_refresh = now
                     tracker.refresh_baselines()
@@ -97,25 +94,3 @@ class AutoSaver:
 def _wake(stopping: threading.Event, dirty: threading.Event) -> None:
     stopping.set()
     dirty.set()
-
-
-_live_trackers: weakref.WeakSet[Saveable] = weakref.WeakSet()
-_exit_hook_registered = False
-_exit_hook_lock = threading.Lock()
-
-
-def register_for_exit(tracker: Saveable) -> None:
-    global _exit_hook_registered
-    with _exit_hook_lock:
-        _live_trackers.add(tracker)
-        if not _exit_hook_registered:
-            atexit.register(_close_all_at_exit)
-            _exit_hook_registered = True
-
-
-def _close_all_at_exit() -> None:
-    for tracker in list(_live_trackers):
-        try:
-            tracker.close()
-        except PerfguardError as exc:
-            logger.warning("perfguard could not save at exit: %s", exc)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from ._errors import ConfigurationError
@@ -82,3 +82,30 @@ class TrackerConfig:
             raise ConfigurationError(
                 "improvement_ratio", self.improvement_ratio, "a number in (0, 1)"
             )
+
+
+def resolve_config(config: TrackerConfig | None, **keywords: object) -> TrackerConfig:
+    """The tracker's settings: `config`, or one built from the keywords.
+
+    With `config=`, a keyword given a value other than its default that also differs
+    from the config's is a conflict (ConfigurationError naming both values), never a
+    silent override. A keyword left at its default defers to the config.
+    """
+    if config is None:
+        return TrackerConfig(**keywords)  # type: ignore[arg-type]
+    if not isinstance(config, TrackerConfig):
+        raise ConfigurationError("config", config, "a TrackerConfig or None")
+    for setting, value in keywords.items():
+        default = _DEFAULTS[setting]
+        configured = getattr(config, setting)
+        if value != default and value != configured:
+            raise ConfigurationError(
+                setting,
+                value,
+                f"no keyword that contradicts config= (config has {setting}={configured!r};"
+                " set it in the TrackerConfig, or drop one)",
+            )
+    return config
+
+
+_DEFAULTS = {f.name: f.default for f in fields(TrackerConfig)}

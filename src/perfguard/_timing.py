@@ -4,6 +4,9 @@ Sync versus async is decided once, when decorating, and a coroutine function is 
 over its awaited run, not over the creation of its coroutine. Only exceptions that are
 `Exception`s count as failures: a cancellation or an interrupt did not finish the call,
 so its duration is not a measurement and nothing is recorded.
+
+The wrappers inline the fast branch of `Recorder.record_outcome` (the contract in
+perfguard.types says how); tests/unit/test_hot_path_twins.py keeps the copies in step.
 """
 
 from __future__ import annotations
@@ -12,31 +15,15 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from .types import Recorder
 
 if TYPE_CHECKING:
     from ._operation import Operation
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class Recorder(Protocol):
-    """What the shells need from a tracker."""
-
-    def _operation_for(self, name: str) -> Operation: ...
-
-    def _absorb_if_free(self, op: Operation) -> None: ...
-
-    def _record_notable(
-        self, op: Operation, duration: float, success: bool, metadata: Mapping[str, Any] | None
-    ) -> None: ...
-
-    def _record_outcome(
-        self, name: str, duration: float, success: bool, metadata: Mapping[str, Any] | None
-    ) -> None: ...
-
-    def _perf(self) -> Callable[[], float]: ...
 
 
 def is_async_callable(fn: Callable[..., Any]) -> bool:
@@ -74,10 +61,10 @@ class _OperationSlot:
 
 
 def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, R]:
-    perf = recorder._perf()
-    record_outcome = recorder._record_outcome
-    record_notable = recorder._record_notable
-    absorb = recorder._absorb_if_free
+    perf = recorder.perf
+    record_outcome = recorder.record_outcome
+    record_notable = recorder.record_notable
+    absorb = recorder.absorb_if_free
     slot = _OperationSlot()
 
     @functools.wraps(fn)
@@ -91,7 +78,7 @@ def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, 
         duration = perf() - start
         op = slot.op
         if op is None:
-            op = slot.op = recorder._operation_for(name)
+            op = slot.op = recorder.operation_for(name)
         if duration <= op.slow_threshold:
             pending = op.pending
             pending.append(duration)
@@ -107,10 +94,10 @@ def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, 
 def wrap_async(
     recorder: Recorder, name: str, fn: Callable[P, Awaitable[R]]
 ) -> Callable[P, Awaitable[R]]:
-    perf = recorder._perf()
-    record_outcome = recorder._record_outcome
-    record_notable = recorder._record_notable
-    absorb = recorder._absorb_if_free
+    perf = recorder.perf
+    record_outcome = recorder.record_outcome
+    record_notable = recorder.record_notable
+    absorb = recorder.absorb_if_free
     slot = _OperationSlot()
 
     @functools.wraps(fn)
@@ -124,7 +111,7 @@ def wrap_async(
         duration = perf() - start
         op = slot.op
         if op is None:
-            op = slot.op = recorder._operation_for(name)
+            op = slot.op = recorder.operation_for(name)
         if duration <= op.slow_threshold:
             pending = op.pending
             pending.append(duration)
@@ -147,7 +134,7 @@ class Timer:
         self, recorder: Recorder, name: str, metadata: Mapping[str, Any] | None = None
     ) -> None:
         self._recorder = recorder
-        self._perf = recorder._perf()
+        self._perf = recorder.perf
         self.name = name
         self.metadata = metadata
         self._start: float | None = None
@@ -172,10 +159,10 @@ class Timer:
         self.duration = duration
         if exc is None:
             self.success = True
-            self._recorder._record_outcome(self.name, duration, True, self.metadata)
+            self._recorder.record_outcome(self.name, duration, True, self.metadata)
         elif isinstance(exc, Exception):
             self.success = False
-            self._recorder._record_outcome(
+            self._recorder.record_outcome(
                 self.name, duration, False, _failure_metadata(exc, self.metadata)
             )
 

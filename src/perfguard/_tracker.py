@@ -1,72 +1,68 @@
-"""PerformanceTracker: the public face of perfguard.
+"""PerformanceTracker: the public face of perfguard, a facade that wires parts and
+delegates (as coverage.py's `Coverage` hands `xml_report()` to `XmlReporter`):
 
-The per-call path (`record`, the decorator, `measure`) validates, looks the operation up
-and appends one float to its pending buffer. Statistics, baselines and detection run in
-`Operation.absorb` every `batch_size` calls or when figures are asked for, and their
-notifications (log lines, callbacks, autosave) are dispatched after the operation's lock
-is released. The async API is a thin shell over this synchronous core.
+- `OperationRegistry` (_registry.py): operations, their cap, absorbing;
+- `Recorder` (_recorder.py): the hot path; `_timing.py`: decorator and timer shells;
+- `TimerBook` (_timers.py): start()/end() ids;
+- `Alerting` (_alerting.py): events, sinks, history, rate-limited slow-call warnings;
+- a `Persistence` strategy (_persistence.py), chosen once from `storage=`, and the
+  `AutoSaver` (_autosave.py) that runs it off the hot path;
+- `_views.py` and `_reporting.py`: the figures people and exporters read.
+
+The async API is a thin shell over this synchronous core.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
-import math
 import os
-import secrets
-import threading
-import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, cast, overload
+from typing import Any, TypeVar, overload
 
-from ._autosave import AutoSaver, register_for_exit
+from . import _hooks
+from ._alerting import Alerting, SlowCallLimiter
+from ._autosave import AutoSaver
 from ._baseline import Baseline
 from ._clock import SystemClock
-from ._config import ThresholdMode, TrackerConfig
+from ._config import ThresholdMode, TrackerConfig, resolve_config
 from ._detect import DetectorSettings
 from ._errors import (
     ConfigurationError,
     InvalidDurationError,
     InvalidOperationNameError,
-    PerfguardError,
-    StorageError,
-    TimerAlreadyEndedError,
-    TooManyOpenTimersError,
     UnknownOperationError,
-    UnknownTimerError,
 )
 from ._events import DegradationEvent
-from ._json_store import JsonFileStore, write_atomically
-from ._operation import BaselineChange, Notification, Operation, StateChange
-from ._protocols import AlertSink, BaselineStore, Clock, MergeableStore
-from ._sketch import SketchDelta
-from ._snapshot import OperationSnapshot
+from ._notifications import BaselineChange
+from ._persistence import Persistence, persistence_for, retention_cutoff, snapshot_baselines
+from ._recorder import Recorder
+from ._registry import OperationRegistry
+from ._reporting import build_report, write_report_file
+from ._stores import AnyStore
+from ._timers import TimerBook
 from ._timing import P, Timer, default_name, is_async_callable, wrap_async, wrap_sync
-from ._window import encode_failure
+from ._views import OperationSnapshot, OperationStats, snapshot_of, stats_of
+from .types import AlertSink, Clock
 
 R = TypeVar("R")
-_MAX_DURATION = 1e12  # seconds (31,000 years): beyond it a "duration" is a bug
-OVERFLOW_NAME = "<overflow>"
+MAX_DURATION = 1e12  # seconds (31,000 years): beyond it a "duration" is a bug
 logger = logging.getLogger("perfguard")
-_INF = math.inf
 
 
 class PerformanceTracker:
     """Times named operations, learns their baselines and reports degradation.
 
-    storage: None (in memory), a path (JSON file; ".json.gz" compressed) or a
-        BaselineStore. Baselines load at construction and are saved (debounced, in a
+    storage: None (in memory), a path (JSON file; ".json.gz" compressed), a Redis URL,
+        or a store. Baselines load at construction and are saved (debounced, in a
         background thread) when established or updated, and on close() or exit.
     Unknown operations: stats(), state() and baseline() raise UnknownOperationError.
     """
 
     def __init__(
         self,
-        storage: str | os.PathLike[str] | BaselineStore | None = None,
+        storage: str | os.PathLike[str] | AnyStore | None = None,
         window_size: int = 1000,
         min_samples: int = 10,
         threshold: ThresholdMode = "stddev",
@@ -80,49 +76,47 @@ class PerformanceTracker:
         config: TrackerConfig | None = None,
         detector_settings: DetectorSettings | None = None,
     ) -> None:
-        if config is None:
-            config = TrackerConfig(
-                window_size=window_size,
-                min_samples=min_samples,
-                threshold=threshold,
-                std_multiplier=std_multiplier,
-                retention_seconds=retention_seconds,
-                autosave_interval=autosave_interval,
-                max_operations=max_operations,
-            )
-        self.config = config
-        self._detector_settings = detector_settings or DetectorSettings()
-        self._clock: Clock = clock if clock is not None else SystemClock()
-        self._perf_function: Callable[[], float] = self._clock.perf
-        self._operations: dict[str, Operation] = {}
-        self._operations_lock = threading.Lock()
-        self._overflow: Operation | None = None
-        self._history: dict[str, deque[DegradationEvent]] = {}  # last 100 events each
-        self._histogram_bounds: tuple[float, ...] | None = None
-        self._alert_sinks: list[AlertSink] = [] if on_alert is None else [on_alert]
-        self._timer_token = secrets.token_hex(4)
-        self._timer_counter = itertools.count()
-        self._open_timers: dict[str, tuple[str, float, Mapping[str, Any] | None]] = {}
-        self._closed = False
-        self._store: BaselineStore | None = _make_store(storage)
-        self._sketch_scale: int | None = (
-            getattr(self._store, "scale", 6) if getattr(self._store, "mergeable", False) else None
+        self.config = config = resolve_config(
+            config,
+            window_size=window_size,
+            min_samples=min_samples,
+            threshold=threshold,
+            std_multiplier=std_multiplier,
+            retention_seconds=retention_seconds,
+            autosave_interval=autosave_interval,
+            max_operations=max_operations,
         )
-        if self._sketch_scale is not None:
-            _register_for_fork(self)
-        self._save_lock = threading.Lock()
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        limiter = SlowCallLimiter(config.warning_burst, config.warning_interval, self._clock)
+        self._alerting = Alerting(self._clock, limiter)
+        if on_alert is not None:
+            self._alerting.add_sink(on_alert)
+        self._persistence: Persistence = persistence_for(storage)
+        self._registry = OperationRegistry(
+            config,
+            detector_settings or DetectorSettings(),
+            self._clock,
+            self._alerting.dispatch,
+            self._persistence.sketch_scale,
+        )
+        self._recorder = Recorder(self._registry, self._clock, limiter, logger.warning)
+        self._record_outcome = self._recorder.record_outcome  # bound once: the hot path
+        self._timers = TimerBook(config.max_open_timers)
+        self._closed = False
         self._autosaver: AutoSaver | None = None
-        if self._store is not None:
-            self._restore(self._store.load())
+        _hooks.after_fork_in_child.register(self, PerformanceTracker._after_fork_in_child)
+        if self._persistence.location is not None:
+            self._registry.restore(self._persistence.load(), self._retention_cutoff())
             if config.autosave_interval is not None:
                 # A shared store is flushed every interval (other processes wait for our
                 # samples); a file of baselines only when a baseline changed.
                 self._autosaver = AutoSaver(
-                    self, config.autosave_interval, periodic=self._sketch_scale is not None
+                    self, config.autosave_interval, periodic=self._persistence.periodic
                 )
-            register_for_exit(self)
+                self._alerting.on_baseline_change = self._autosaver.mark_dirty
+            _hooks.at_exit.register(self, PerformanceTracker._close_at_exit)
 
-    # -- recording: the hot path ---------------------------------------------------------
+    # -- recording -----------------------------------------------------------------------
 
     def record(
         self,
@@ -133,196 +127,12 @@ class PerformanceTracker:
     ) -> None:
         """Record one finished call of `name` that took `duration` seconds."""
         try:
-            valid = 0.0 <= duration < _MAX_DURATION  # also refuses inf and huge ints
+            valid = 0.0 <= duration < MAX_DURATION  # also refuses inf and huge ints
         except TypeError:
             valid = False
         if not valid or duration.__class__ is bool:
             raise InvalidDurationError(str(name), duration)
         self._record_outcome(name, duration, success, metadata)
-
-    def _record_outcome(
-        self, name: str, duration: float, success: bool, metadata: Mapping[str, Any] | None
-    ) -> None:
-        try:
-            op = self._operations.get(name)
-        except TypeError:  # unhashable name
-            raise InvalidOperationNameError(name) from None
-        if op is None:
-            op = self._operation_for(name)
-        if success and metadata is None and duration <= op.slow_threshold:
-            pending = op.pending
-            pending.append(duration)
-            if len(pending) >= op.drain_trigger:
-                self._absorb_if_free(op)
-        else:
-            self._record_notable(op, duration, success, metadata)
-
-    def _record_notable(
-        self, op: Operation, duration: float, success: bool, metadata: Mapping[str, Any] | None
-    ) -> None:
-        """Failures, slow calls and calls with metadata: rare enough to take the lock."""
-        warning: str | None = None
-        now = self._clock.wall()
-        with op.lock:
-            if success:
-                encoded = duration
-                op.pending.append(encoded)
-                if duration > op.slow_threshold:
-                    op.degradation_count += 1
-                    warning = self._slow_call_warning(op, duration)
-                if metadata is not None and duration > op.exemplar_floor:
-                    op.offer_exemplar(encoded, metadata, now)
-            else:
-                encoded = encode_failure(duration)
-                op.pending.append(encoded)
-                op.pending_failures += 1
-                error = {"duration": duration, "time": now, "metadata": dict(metadata or {})}
-                op.recent_errors.append(error)
-            absorb_now = len(op.pending) >= op.drain_trigger
-        if warning is not None:
-            logger.warning(warning)
-        if absorb_now:
-            self._absorb_if_free(op)
-
-    def _slow_call_warning(self, op: Operation, duration: float) -> str | None:
-        """Rate-limited per operation: `warning_burst` per `warning_interval` seconds."""
-        config = self.config
-        now = self._clock.perf()
-        if now - op.warn_window_start >= config.warning_interval:
-            suppressed = op.warn_suppressed
-            op.warn_window_start = now
-            op.warn_tokens = config.warning_burst
-            op.warn_suppressed = 0
-        else:
-            suppressed = 0
-        if op.warn_tokens <= 0:
-            op.warn_suppressed += 1
-            return None
-        op.warn_tokens -= 1
-        baseline = op.baseline
-        assert baseline is not None  # a finite threshold implies a baseline
-        message = (
-            f"Performance degradation detected for {op.name}: {duration:.3f}s "
-            f"(baseline p95: {baseline.p95:.3f}s, threshold: {op.slow_threshold:.3f}s)"
-        )
-        if suppressed:
-            message += f" [{suppressed} similar warnings suppressed]"
-        return message
-
-    def _operation_for(self, name: str) -> Operation:
-        if not isinstance(name, str) or not name:
-            raise InvalidOperationNameError(name)
-        with self._operations_lock:
-            op = self._operations.get(name)
-            if op is None:
-                if len(self._operations) >= self.config.max_operations:
-                    return self._overflowed(name)
-                op = Operation(
-                    name, self.config, self._detector_settings, sketch_scale=self._sketch_scale
-                )
-                if self._histogram_bounds is not None:
-                    op.enable_histogram(self._histogram_bounds)
-                self._operations[name] = op
-            return op
-
-    def _overflowed(self, name: str) -> Operation:
-        """Past the cardinality cap, new names share one hidden operation: their calls
-        are counted (overflow_count) and memory stays bounded. Caller holds the lock."""
-        if self._overflow is None:
-            self._overflow = Operation(OVERFLOW_NAME, self.config, self._detector_settings)
-            logger.warning(
-                "perfguard tracks at most %d operations (max_operations); calls of new "
-                "operations such as %r are only counted from now on",
-                self.config.max_operations,
-                name[:200],
-            )
-        return self._overflow
-
-    @property
-    def overflow_count(self) -> int:
-        """Calls of operations refused by the cardinality cap."""
-        op = self._overflow
-        if op is None:
-            return 0
-        with op.lock:
-            op.absorb(self._clock.wall())  # the overflow operation has no detector
-            return op.sample_count
-
-    def _absorb_if_free(self, op: Operation) -> None:
-        """Absorb unless another thread is already at it (it will take our samples)."""
-        if not op.lock.acquire(blocking=False):
-            return
-        try:
-            notes = op.absorb(self._clock.wall())
-        finally:
-            op.lock.release()
-        if notes:
-            self._dispatch(notes)
-
-    def _absorbed(self, name: str) -> Operation:
-        """The operation with every pending sample absorbed (for reads)."""
-        op = self._lookup(name)
-        with op.lock:
-            notes = op.absorb(self._clock.wall())
-        if notes:
-            self._dispatch(notes)
-        return op
-
-    def _lookup(self, name: str) -> Operation:
-        try:
-            op = self._operations.get(name)
-        except TypeError:
-            raise InvalidOperationNameError(name) from None
-        if op is None:
-            if not isinstance(name, str) or not name:
-                raise InvalidOperationNameError(name)
-            raise UnknownOperationError(name)
-        return op
-
-    def _perf(self) -> Callable[[], float]:
-        return self._perf_function
-
-    # -- notifications -------------------------------------------------------------------
-
-    def _dispatch(self, notes: list[Notification]) -> None:
-        baseline_changed = False
-        for note in notes:
-            if isinstance(note, BaselineChange):
-                baseline_changed = True
-                logger.debug(
-                    "Baseline %s for %s: p50 %.6fs, p95 %.6fs from %d samples",
-                    note.reason,
-                    note.operation,
-                    note.baseline.p50,
-                    note.baseline.p95,
-                    note.baseline.sample_count,
-                )
-            elif isinstance(note, StateChange):
-                self._emit(_event_from(note, self._clock.wall()))
-        if baseline_changed and self._autosaver is not None:
-            self._autosaver.mark_dirty()
-
-    def _emit(self, event: DegradationEvent) -> None:
-        history = self._history.setdefault(event.operation, deque(maxlen=100))
-        history.append(event)
-        if event.kind == "degraded":
-            logger.warning(event.describe())
-        else:
-            logger.info(event.describe())
-        for sink in list(self._alert_sinks):
-            try:
-                sink(event)
-            except Exception:
-                logger.exception("perfguard alert callback %r failed", sink)
-
-    def on_alert(self, callback: AlertSink) -> AlertSink:
-        """Register a callback for every state transition; usable as a decorator."""
-        if not callable(callback):
-            raise TypeError(f"on_alert callback must be callable, got {callback!r}")
-        self._alert_sinks.append(callback)
-        return callback
-
-    # -- timing APIs ---------------------------------------------------------------------
 
     @overload
     def time_operation(self, name: Callable[P, R]) -> Callable[P, R]: ...
@@ -344,227 +154,142 @@ class PerformanceTracker:
         if name is not None and (not isinstance(name, str) or not name):
             raise InvalidOperationNameError(name)
         chosen: str | None = name
-
-        def decorator(fn: Callable[P, R]) -> Callable[P, R]:
-            return self._decorate(chosen or default_name(fn), fn)
-
-        return decorator
+        return lambda fn: self._decorate(chosen or default_name(fn), fn)
 
     def _decorate(self, name: str, fn: Callable[P, R]) -> Callable[P, R]:
         if is_async_callable(fn):
-            return wrap_async(self, name, fn)  # type: ignore[arg-type, return-value]
-        return wrap_sync(self, name, fn)
+            return wrap_async(self._recorder, name, fn)  # type: ignore[arg-type, return-value]
+        return wrap_sync(self._recorder, name, fn)
 
     def measure(self, name: str, metadata: Mapping[str, Any] | None = None) -> Timer:
         """A timer for a block: `with tracker.measure("op") as t: ...` (or `async with`)."""
         if not isinstance(name, str) or not name:
             raise InvalidOperationNameError(name)
-        return Timer(self, name, metadata)
+        return Timer(self._recorder, name, metadata)
 
     def start(self, name: str, metadata: Mapping[str, Any] | None = None) -> str:
         """Start a timer; returns its id for end()."""
-        if not isinstance(name, str) or not name:
-            raise InvalidOperationNameError(name)
-        if len(self._open_timers) >= self.config.max_open_timers:
-            raise TooManyOpenTimersError(name, self.config.max_open_timers)
-        timer_id = f"{self._timer_token}-{next(self._timer_counter)}"
-        self._open_timers[timer_id] = (name, self._perf_function(), metadata)
-        return timer_id
+        return self._timers.start(name, self._clock.perf(), metadata)
 
     def end(
-        self,
-        timer_id: str,
-        success: bool = True,
-        metadata: Mapping[str, Any] | None = None,
+        self, timer_id: str, success: bool = True, metadata: Mapping[str, Any] | None = None
     ) -> float:
         """End a timer started by start(); records and returns its duration in seconds."""
-        try:
-            entry = self._open_timers.pop(timer_id, None)
-        except TypeError:
-            raise UnknownTimerError(timer_id) from None
-        if entry is None:
-            raise self._timer_error(timer_id)
-        name, started, start_metadata = entry
-        duration = max(0.0, self._perf_function() - started)
-        merged: Mapping[str, Any] | None = start_metadata
-        if metadata:
-            merged = {**(start_metadata or {}), **metadata}
+        name, started, start_metadata = self._timers.finish(timer_id)
+        duration = max(0.0, self._clock.perf() - started)
+        merged = {**(start_metadata or {}), **metadata} if metadata else start_metadata
         self._record_outcome(name, duration, bool(success), merged)
         return duration
-
-    def _timer_error(self, timer_id: object) -> PerfguardError:
-        if isinstance(timer_id, str):
-            token, _, number = timer_id.partition("-")
-            if token == self._timer_token and number.isascii() and number.isdigit():
-                issued = int(number) < self._issued_timers()
-                if issued:
-                    return TimerAlreadyEndedError(timer_id)
-        return UnknownTimerError(timer_id)
-
-    def _issued_timers(self) -> int:
-        # itertools.count has no peek; its repr holds the next value ("count(7)").
-        return int(repr(self._timer_counter)[6:-1])
 
     async def start_operation(self, name: str, metadata: Mapping[str, Any] | None = None) -> str:
         """Async twin of start()."""
         return self.start(name, metadata)
 
     async def end_operation(
-        self,
-        timer_id: str,
-        success: bool = True,
-        metadata: Mapping[str, Any] | None = None,
+        self, timer_id: str, success: bool = True, metadata: Mapping[str, Any] | None = None
     ) -> float:
         """Async twin of end()."""
         return self.end(timer_id, success, metadata)
 
-    async def get_operation_stats(self, name: str) -> dict[str, Any]:
+    async def get_operation_stats(self, name: str) -> OperationStats:
         """Async twin of stats()."""
         return self.stats(name)
 
+    # -- alerts --------------------------------------------------------------------------
+
+    def on_alert(self, callback: AlertSink) -> AlertSink:
+        """Register a callback for every state transition; usable as a decorator."""
+        self._alerting.add_sink(callback)
+        return callback
+
+    def events(self, name: str) -> list[DegradationEvent]:
+        """The last state transitions of an operation (at most 100), oldest first."""
+        return self._alerting.events(name)
+
     # -- reading -------------------------------------------------------------------------
 
-    def stats(self, name: str) -> dict[str, Any]:
+    def stats(self, name: str) -> OperationStats:
         """Figures for one operation (see the README for every key)."""
-        op = self._absorbed(name)
-        with op.lock:
-            return op.figures()
+        return self._registry.absorbed(self._registry.lookup(name), stats_of)
 
     def state(self, name: str) -> str:
         """ "learning", "ok" or "degraded"."""
-        return self._absorbed(name).state
+        return self._registry.absorbed(self._registry.lookup(name), lambda op: op.state)
 
     def baseline(self, name: str) -> Baseline | None:
         """The current baseline of an operation, None while it is learning."""
-        return self._absorbed(name).baseline
+        return self._registry.absorbed(self._registry.lookup(name), lambda op: op.baseline)
+
+    def snapshot(self, name: str) -> OperationSnapshot:
+        """Counters and figures of one operation, for exporters."""
+        return self._registry.absorbed(self._registry.lookup(name), snapshot_of)
+
+    def operations(self) -> list[str]:
+        """Names of every operation known (recorded or restored), sorted."""
+        return self._registry.names()
+
+    @property
+    def overflow_count(self) -> int:
+        """Calls of operations refused by the cardinality cap."""
+        return self._registry.overflow_count
+
+    @property
+    def clock(self) -> Clock:
+        """The clock this tracker reads (shells time calls with `clock.perf`)."""
+        return self._clock
+
+    def durations_since(self, name: str, since: int) -> tuple[list[float], int, int]:
+        """Durations of the calls recorded from sample index `since` on that the window
+        still holds, the index to continue from, and how many were no longer held."""
+        held, total = self._registry.absorbed(
+            self._registry.lookup(name), lambda op: (op.window.encoded(), op.sample_count)
+        )
+        first_held = total - len(held)
+        fresh = held[max(since, first_held) - first_held :]
+        return [v if v >= 0.0 else -1.0 - v for v in fresh], total, max(0, first_held - since)
 
     def enable_histogram(self, bounds: tuple[float, ...]) -> None:
         """Keep a cumulative duration histogram per operation (for exporters). Counting
         starts now; a few tens of ns a call, paid in the batch absorb."""
         ordered = tuple(sorted(float(b) for b in bounds))
-        if not ordered or any(not 0 < b < _INF for b in ordered):
+        if not ordered or any(not 0 < b < float("inf") for b in ordered):
             raise ConfigurationError("histogram bounds", bounds, "finite numbers > 0")
-        self._histogram_bounds = ordered
-        for name in list(self._operations):
-            op = self._operations[name]
-            with op.lock:
-                notes = op.absorb(self._clock.wall())
-                op.enable_histogram(ordered)
-            if notes:
-                self._dispatch(notes)
-
-    def snapshot(self, name: str) -> OperationSnapshot:
-        """Counters and figures of one operation, for exporters."""
-        op = self._absorbed(name)
-        with op.lock:
-            bounds = op.histogram_bounds or ()
-            cumulative: list[int] = []
-            running = 0
-            for count in op.histogram if bounds else ():
-                running += count
-                cumulative.append(running)
-            return OperationSnapshot(
-                name=op.name,
-                state=op.state,
-                calls=op.sample_count,
-                failures=op.failure_count,
-                slow_calls=op.degradation_count,
-                episodes=op.episodes,
-                baseline=op.baseline,
-                histogram_bounds=(*bounds, _INF) if bounds else (),
-                histogram=tuple(cumulative),
-                histogram_sum=op.histogram_sum,
-            )
-
-    def durations_since(self, name: str, since: int) -> tuple[list[float], int, int]:
-        """Durations of the calls recorded from sample index `since` on that the window
-        still holds, the index to continue from, and how many were no longer held."""
-        op = self._absorbed(name)
-        with op.lock:
-            total = op.sample_count
-            held = op.window.encoded()
-            first_held = total - len(held)
-            start = max(since, first_held)
-            missed = max(0, first_held - since)
-            fresh = held[start - first_held :]
-            return [v if v >= 0.0 else -1.0 - v for v in fresh], total, missed
-
-    def events(self, name: str) -> list[DegradationEvent]:
-        """The last state transitions of an operation (at most 100), oldest first."""
-        return list(self._history.get(name, ()))
+        self._registry.enable_histogram(ordered)
 
     def report(self) -> dict[str, Any]:
         """Everything a report or a CI check needs, JSON-ready (see `perfguard report`)."""
-        operations = {}
-        for name in self.operations():
-            stats = self.stats(name)
-            durations, _, _ = self.durations_since(name, 0)
-            stats["recent_durations"] = [round(d, 9) for d in durations]
-            stats["events"] = [_event_dict(e) for e in self.events(name)]
-            operations[name] = stats
-        return {
-            "schema": "perfguard.report",
-            "version": 1,
-            "generated_at": self._clock.wall(),
-            "operations": operations,
-        }
+        return build_report(
+            self.operations(),
+            self.stats,
+            lambda name: self.durations_since(name, 0)[0],
+            self.events,
+            self._clock.wall(),
+        )
 
     def write_report(self, path: str | os.PathLike[str]) -> None:
         """Write report() as JSON, atomically."""
-        payload = json.dumps(
-            self.report(), allow_nan=False, ensure_ascii=True, default=repr
-        ).encode()
-        write_atomically(Path(path), payload)
-
-    def operations(self) -> list[str]:
-        """Names of every operation known (recorded or restored), sorted."""
-        return sorted(self._operations)
+        write_report_file(self.report(), Path(path))
 
     def accept_baseline(self, name: str) -> Baseline:
         """Adopt the operation's current window as its new normal, explicitly."""
-        op = self._absorbed(name)
-        with op.lock:
-            try:
-                baseline = op.accept_current(self._clock.wall())
-            except ValueError:
-                raise UnknownOperationError(name) from None
-        self._dispatch([BaselineChange(name, "accepted", baseline)])
+        now = self._clock.wall()
+        try:
+            baseline = self._registry.absorbed(
+                self._registry.lookup(name), lambda op: op.accept_current(now)
+            )
+        except ValueError:
+            raise UnknownOperationError(name) from None
+        self._alerting.dispatch([BaselineChange(name, "accepted", baseline)])
         return baseline
 
     # -- persistence ---------------------------------------------------------------------
 
-    def _restore(self, baselines: Mapping[str, Baseline]) -> None:
-        cutoff = self._retention_cutoff()
-        for name, baseline in baselines.items():
-            if cutoff is not None and baseline.last_seen_at < cutoff:
-                continue
-            self._operations[name] = Operation(
-                name, self.config, self._detector_settings, baseline, self._sketch_scale
-            )
-
     def _retention_cutoff(self) -> float | None:
-        retention = self.config.retention_seconds
-        return None if retention is None else self._clock.wall() - retention
+        return retention_cutoff(self.config.retention_seconds, self._clock)
 
     def snapshot_baselines(self) -> dict[str, Baseline]:
         """Every established baseline, stamped with when its operation was last seen."""
-        cutoff = self._retention_cutoff()
-        result: dict[str, Baseline] = {}
-        for name in list(self._operations):
-            op = self._operations[name]
-            with op.lock:
-                notes = op.absorb(self._clock.wall())
-                baseline = op.baseline
-                last_seen = op.last_seen
-            if notes:
-                self._dispatch(notes)
-            if baseline is None:
-                continue
-            stamped = baseline.seen_at(max(last_seen, baseline.last_seen_at))
-            if cutoff is not None and stamped.last_seen_at < cutoff:
-                continue
-            result[name] = stamped
-        return result
+        return snapshot_baselines(self._registry, self._retention_cutoff())
 
     def save(self) -> None:
         """Write every baseline to storage now (no-op without storage).
@@ -572,100 +297,53 @@ class PerformanceTracker:
         Raises StorageError naming the path when the write fails; the old file is left
         as it was and recording goes on in memory.
         """
-        store = self._store
-        if store is None:
-            return
-        with self._save_lock:
-            if self._sketch_scale is not None:
-                self._save_deltas(cast("MergeableStore", store))
-            else:
-                store.save(self.snapshot_baselines())
+        self._persistence.save(self._registry, self._retention_cutoff())
 
     def refresh_baselines(self) -> int:
-        """Read the shared store back and adopt its baselines (learned from every process)
+        """Read the store back and adopt its baselines (learned from every process)
         where an operation is healthy; returns how many were adopted. The background
         saver does this after each flush to a shared store."""
-        store = self._store
-        if store is None:
-            return 0
-        adopted = 0
-        for name, baseline in store.load().items():
-            op = self._operations.get(name)
-            if op is None:
-                with self._operations_lock:
-                    if name not in self._operations and (
-                        len(self._operations) < self.config.max_operations
-                    ):
-                        new = Operation(
-                            name,
-                            self.config,
-                            self._detector_settings,
-                            baseline,
-                            self._sketch_scale,
-                        )
-                        if self._histogram_bounds is not None:
-                            new.enable_histogram(self._histogram_bounds)
-                        self._operations[name] = new
-                        adopted += 1
-                continue
-            with op.lock:
-                notes = op.absorb(self._clock.wall())
-                adopted += op.adopt_shared(baseline)
-            if notes:
-                self._dispatch(notes)
-        return adopted
+        return self._persistence.refresh(self._registry)
 
-    def _after_fork_in_child(self) -> None:
-        """A forked child starts with nothing to send: what its parent recorded (pending
-        calls, unsent sketches) is the parent's to send. Locks are renewed, since a
-        parent's thread may have held one at the fork."""
-        self._operations_lock = threading.Lock()
-        self._save_lock = threading.Lock()
-        if self._overflow is not None:
-            self._overflow.lock = threading.Lock()
-        for op in self._operations.values():
-            op.lock = threading.Lock()
-            op.pending = []
-            op.pending_failures = 0
-            op.take_delta()
+    @property
+    def storage_location(self) -> str | None:
+        return self._persistence.location
 
-    def _save_deltas(self, store: MergeableStore) -> None:
-        """Hand what every operation recorded since the last flush to the store, which
-        keeps what it could not send and sends it first next time (_outbox)."""
-        deltas: dict[str, SketchDelta] = {}
-        for name in list(self._operations):
-            op = self._operations[name]
-            with op.lock:
-                notes = op.absorb(self._clock.wall())
-                delta = op.take_delta()
-            if notes:
-                self._dispatch(notes)
-            if delta is not None and (delta.sketch.count or delta.failures):
-                deltas[name] = delta
-        try:
-            store.save_deltas(deltas)
-        except BaseException:
-            if not getattr(store, "keeps_unsent", False):
-                # a store that does not keep what it failed to send: keep it here
-                for name, delta in deltas.items():
-                    op = self._operations[name]
-                    with op.lock:
-                        if op.delta is not None:
-                            op.delta.merge_in(delta)
-            raise
+    @property
+    def store(self) -> AnyStore | None:
+        """The store baselines are kept in (None: in memory)."""
+        return self._persistence.store
 
-    def close(self) -> None:
-        """Stop the background saver and save a last time. Idempotent."""
+    @property
+    def autosaving(self) -> bool:
+        """True while a background saver runs (storage, an interval, not closed)."""
+        return self._autosaver is not None and not self._closed
+
+    def close(self, *, save: bool = True) -> None:
+        """Stop the background saver and, unless `save=False`, save a last time.
+        Idempotent; a closed tracker saves nothing more, not even at exit."""
         if self._closed:
             return
         self._closed = True
         if self._autosaver is not None:
             self._autosaver.stop()
-        self.save()
+        if save:
+            self.save()
 
-    @property
-    def storage_location(self) -> str | None:
-        return None if self._store is None else self._store.location
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except Exception as exc:  # a failed last save must not break the exit
+            logger.warning("perfguard could not save at exit: %s", exc)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child starts with fresh locks (a parent's thread may have held one)
+        and, with a shared store, nothing to send: what its parent recorded (pending
+        calls, unsent sketches) is the parent's to send."""
+        shared = self._persistence.sketch_scale is not None
+        self._registry.renew_after_fork(discard_unsent=shared)
+        self._timers.renew_after_fork()
+        self._persistence.renew_after_fork()
 
     def __enter__(self) -> PerformanceTracker:
         return self
@@ -688,75 +366,6 @@ class PerformanceTracker:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-_forking_trackers: weakref.WeakSet[PerformanceTracker] = weakref.WeakSet()
-_fork_hook_registered = False
-
-
-def _register_for_fork(tracker: PerformanceTracker) -> None:
-    global _fork_hook_registered
-    _forking_trackers.add(tracker)
-    if not _fork_hook_registered:
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-        _fork_hook_registered = True
-
-
-def _after_fork_in_child() -> None:
-    for tracker in list(_forking_trackers):
-        tracker._after_fork_in_child()
-
-
-def _make_store(storage: str | os.PathLike[str] | BaselineStore | None) -> BaselineStore | None:
-    if storage is None:
-        return None
-    if isinstance(storage, str) and storage.startswith(("redis://", "rediss://", "unix://")):
-        from ._redis_store import RedisStore  # optional extra, imported only when used
-
-        return RedisStore(storage)
-    if isinstance(storage, (str, os.PathLike)):
-        text = os.fspath(storage)
-        if not text:
-            raise StorageError(text, "an empty path; pass None for in-memory tracking")
-        return JsonFileStore(text)
-    return storage
-
-
-def _event_dict(event: DegradationEvent) -> dict[str, Any]:
-    return {
-        "kind": event.kind,
-        "signals": list(event.signals),
-        "time": event.time,
-        "sample_index": event.sample_index,
-        "started_at_sample": event.started_at_sample,
-        "started_at_time": event.started_at_time,
-        "effect_ratio": event.effect_ratio if math.isfinite(event.effect_ratio) else None,
-        "summary": event.describe(),
-    }
-
-
-def _event_from(note: StateChange, now: float) -> DegradationEvent:
-    verdict = note.verdict
-    baseline = note.baseline
-    return DegradationEvent(
-        operation=note.operation,
-        kind="degraded" if verdict.kind == "degraded" else "recovered",
-        signals=verdict.signals,
-        baseline={
-            "p50": baseline.p50,
-            "p95": baseline.p95,
-            "p99": baseline.p99,
-            "error_rate": baseline.error_rate,
-        },
-        current=dict(verdict.current),
-        effect_ratio=verdict.effect_ratio,
-        evidence=dict(verdict.evidence),
-        sample_index=note.sample_index,
-        time=now,
-        started_at_sample=verdict.started_at_sample,
-        started_at_time=note.started_at_time,
-        exemplars=note.exemplars,
-    )
 
 
 __all__ = ["PerformanceTracker"]

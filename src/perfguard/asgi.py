@@ -45,7 +45,7 @@ class PerfguardMiddleware:
         self.app = app
         self.tracker = tracker
         self.unmatched = unmatched
-        self._perf = tracker._perf()
+        self._perf = tracker.clock.perf
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":

@@ -27,8 +27,8 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from ._events import DegradationEvent
-from ._snapshot import OperationSnapshot
 from ._tracker import PerformanceTracker
+from ._views import OperationSnapshot
 
 
 class _Exporter:
@@ -104,7 +104,8 @@ class _Exporter:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
             result = []
             for name in list(self.snapshots):
-                value = self.tracker.stats(name).get(f"recent_{quantile}")
+                stats = self.tracker.stats(name)
+                value = stats["recent_p50"] if quantile == "p50" else stats["recent_p95"]
                 if value is not None:
                     result.append(Observation(value, {"operation": name}))
             return result

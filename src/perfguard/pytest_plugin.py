@@ -19,15 +19,15 @@ import hashlib
 import json
 import platform
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from ._clock import SYSTEM_CLOCK
 from ._compare import Comparison, compare
-from ._json_store import write_atomically
+from ._stores.files import write_atomically
 
 R = TypeVar("R")
 WARMUP = 3
@@ -81,7 +81,7 @@ class PerfFixture:
         readable = re.sub(r"[^A-Za-z0-9._-]", "_", nodeid)[-80:]
         self._stem = folder / f"{readable}-{digest}"
         self.path = self._stem.parent / f"{self._stem.name}.json"  # the stem holds dots
-        self.clock: Callable[[], float] = time.perf_counter
+        self.clock: Callable[[], float] = SYSTEM_CLOCK.perf
         self.samples: list[float] = []
         self.comparison: Comparison | None = None
         self._calls = 0
@@ -130,7 +130,7 @@ class PerfFixture:
             "version": 1,
             "test": self.nodeid,
             "machine": machine_id(),
-            "saved_at": time.time(),
+            "saved_at": SYSTEM_CLOCK.wall(),
             "samples": self.samples,
         }
         write_atomically(self.path, json.dumps(document).encode())

@@ -32,7 +32,7 @@ class PerfguardWSGIMiddleware:
         self.app = app
         self.tracker = tracker
         self.unmatched = unmatched
-        self._perf = tracker._perf()
+        self._perf = tracker.clock.perf
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         start = self._perf()

@@ -46,7 +46,7 @@ def test_hostile_names_round_trip_and_never_touch_paths(tmp_path: Path, kind: st
         autosave_interval=None,
     )
     assert sorted(reloaded.operations()) == sorted(HOSTILE)
-    reloaded._store = None
+    reloaded.close(save=False)
     reloaded.close()
 
 

@@ -463,8 +463,7 @@ def test_autosave_is_debounced_and_off_the_hot_path(tmp_path: Path, rng) -> None
         tracker.record("db", value)  # establishes the baseline: schedules one save
     assert not path.exists()  # nothing written by record() itself
     tracker.state("db")
-    saver = tracker._autosaver
-    assert saver is not None
+    assert tracker.autosaving
     deadline = threading.Event()
     for _ in range(200):  # wait for the background save, up to 10 s
         if path.exists():

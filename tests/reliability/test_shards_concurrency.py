@@ -23,7 +23,7 @@ def worker(folder: str, seed: int) -> None:
         tracker.save()
         if (seed + flush) % 2 == 0:
             store.combine()  # while the others write and combine
-    tracker._store = None  # everything was flushed above
+    tracker.close(save=False)  # everything was flushed above
     tracker.close()
 
 

@@ -15,9 +15,9 @@ import pytest
 import perfguard
 from perfguard import Baseline, JsonFileStore
 from perfguard._cli import main
-from perfguard._demo import run_demo
-from perfguard._json_store import SCHEMA_NAME
-from perfguard._report import format_seconds, format_time, render_table, stats_table
+from perfguard._cli.demo import run_demo
+from perfguard._stores.formats import SCHEMA_NAME
+from perfguard._cli.tables import format_seconds, format_time, render_table, stats_table
 
 NAMES = ("db.query", "cache.get")
 

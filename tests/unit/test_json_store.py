@@ -19,7 +19,7 @@ from perfguard import (
     PerformanceTracker,
     StorageError,
 )
-from perfguard._json_store import SCHEMA_NAME, SCHEMA_VERSION
+from perfguard._stores.formats import SCHEMA_NAME, SCHEMA_VERSION
 
 
 def _reject_constant(token: str) -> float:

@@ -28,7 +28,7 @@ def host(url: str, seed: int, count: int, name: str = "checkout") -> list[float]
 
 
 def test_two_hosts_share_one_baseline(redis_server: RedisServer) -> None:
-    from perfguard._redis_store import RedisStore
+    from perfguard import RedisStore
 
     first = host(redis_server.url, 1, 800)
     second = host(redis_server.url, 2, 600)
@@ -40,13 +40,13 @@ def test_two_hosts_share_one_baseline(redis_server: RedisServer) -> None:
     truth = union[math.floor(0.95 * (len(union) - 1))]
     assert abs(baseline.p95 - truth) <= 0.0055 * truth
     assert baseline.mean == pytest.approx(sum(union) / len(union))
-    assert isinstance(reader._store, RedisStore)
-    reader._store = None
+    assert isinstance(reader.store, RedisStore)
+    reader.close(save=False)
     reader.close()
 
 
 def test_a_replayed_flush_is_applied_once(redis_server: RedisServer) -> None:
-    from perfguard._redis_store import RedisStore
+    from perfguard import RedisStore
 
     store = RedisStore(redis_server.url)
     sketch = LogSketch()
@@ -61,7 +61,7 @@ def test_a_replayed_flush_is_applied_once(redis_server: RedisServer) -> None:
 
 
 def test_fifty_concurrent_flushers_give_exact_totals(redis_server: RedisServer) -> None:
-    from perfguard._redis_store import RedisStore
+    from perfguard import RedisStore
 
     def flusher(seed: int) -> None:
         store = RedisStore(redis_server.url)
@@ -95,17 +95,17 @@ def test_redis_down_then_back_loses_nothing(redis_server: RedisServer) -> None:
     assert tracker.stats("op")["sample_count"] == 800
     redis_server.start()  # the same server back, with its append-only file
     tracker.save()
-    from perfguard._redis_store import RedisStore
+    from perfguard import RedisStore
 
     assert RedisStore(redis_server.url).load()["op"].sample_count == 800  # the truth
-    tracker._store = None
+    tracker.close(save=False)
     tracker.close()
 
 
 def test_hostile_names_are_escaped_in_keys(redis_server: RedisServer) -> None:
     import redis
 
-    from perfguard._redis_store import escape_name, unescape_name
+    from perfguard._stores.redis_fleet import escape_name, unescape_name
 
     names = ["a:b{c}d", "../x", "nul\x00", "lone \ud800", "🐢"]
     for name in names:
@@ -116,7 +116,7 @@ def test_hostile_names_are_escaped_in_keys(redis_server: RedisServer) -> None:
     assert all(k.count("{") == 1 and k.count("}") == 1 for k in keys)  # one hash tag
     reader = PerformanceTracker(storage=redis_server.url, autosave_interval=None)
     assert sorted(reader.operations()) == sorted(names)
-    reader._store = None
+    reader.close(save=False)
     reader.close()
 
 
@@ -132,7 +132,7 @@ def test_a_running_process_reads_the_fleet_baseline_back(redis_server: RedisServ
     shared = local.baseline("search")
     assert shared is not None and shared.sample_count == 2050
     assert local.state("search") == "ok"
-    local._store = None
+    local.close(save=False)
     local.close()
 
 
@@ -160,14 +160,14 @@ def test_recording_never_waits_on_redis(
     with pytest.raises(StorageError):
         tracker.save()
     assert connects  # the flush did try
-    tracker._store = None
+    tracker.close(save=False)
     tracker.close()
 
 
 def test_a_flush_applied_in_part_is_never_counted_twice(redis_server: RedisServer) -> None:
     """'b' is kept by the fleet at a coarser scale: the first attempt applies 'a' and
     fails on 'b'; 'b' is downscaled and sent again in the same flush; 'a' is not."""
-    from perfguard._redis_store import RedisStore
+    from perfguard import RedisStore
 
     coarse = RedisStore(redis_server.url, scale=5)
     sketch = LogSketch(5)
@@ -182,7 +182,7 @@ def test_a_flush_applied_in_part_is_never_counted_twice(redis_server: RedisServe
     fleet = RedisStore(redis_server.url).load()
     assert fleet["a"].sample_count == 100
     assert fleet["b"].sample_count == 130
-    tracker._store = None
+    tracker.close(save=False)
     tracker.close()
 
 
@@ -190,7 +190,7 @@ def test_a_lost_reply_is_retried_under_the_same_flush(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The server ran the flush but the reply was lost: the retry is a replay."""
-    from perfguard._redis_store import RedisStore
+    from perfguard import RedisStore
 
     store = RedisStore(redis_server.url)
     real = store.apply_flush
@@ -215,7 +215,7 @@ def test_a_lost_reply_is_retried_under_the_same_flush(
 
 
 def test_another_prefix_is_not_read(redis_server: RedisServer) -> None:
-    from perfguard._redis_store import RedisStore
+    from perfguard import RedisStore
 
     for prefix, name in (("perfguard", "a"), ("perfguard:staging", "checkout")):
         sketch = LogSketch()
@@ -231,7 +231,7 @@ def test_an_operation_the_fleet_refuses_does_not_hold_back_the_others(
 ) -> None:
     """The fleet keeps 'x' at a finer scale than this process sends: 'x' is dropped and
     counted, 'y' keeps flowing."""
-    from perfguard._redis_store import RedisStore
+    from perfguard import RedisStore
 
     fine = LogSketch(8)
     fine.add_many(values(15, 10))

@@ -46,9 +46,7 @@ def test_a_forgotten_tracker_ends_its_autosave_thread(tmp_path: Path) -> None:
     before = alive()
     trackers = [PerformanceTracker(storage=tmp_path / f"{i}.json") for i in range(3)]
     assert alive() == before + 3
-    for tracker in trackers:
-        tracker._closed = True  # dropped without close(): nothing to save
-    del trackers, tracker
+    del trackers  # dropped without close()
     gc.collect()
     for thread in threading.enumerate():
         if thread.name == "perfguard-autosave":

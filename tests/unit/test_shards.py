@@ -146,7 +146,7 @@ def test_a_failed_flush_keeps_the_samples_for_the_next_one(tmp_path: Path) -> No
     tracker.save()
     ShardStore(tmp_path).combine()
     assert ShardStore(tmp_path).load()["op"].sample_count == 80
-    tracker._store = None  # nothing more to flush
+    tracker.close(save=False)  # nothing more to flush
     tracker.close()
 
 
@@ -161,7 +161,7 @@ def test_degraded_periods_are_not_sent_to_the_fleet(tmp_path: Path) -> None:
         tracker.record("op", value)
     assert tracker.state("op") == "degraded"
     tracker.save()
-    tracker._store = None
+    tracker.close(save=False)
     tracker.close()
     ShardStore(tmp_path).combine()
     baseline = ShardStore(tmp_path).load()["op"]
@@ -260,5 +260,5 @@ def test_a_custom_store_that_fails_keeps_nothing_lost() -> None:
         tracker.record("op", value)
     tracker.save()
     assert received == [25]
-    tracker._store = None
+    tracker.close(save=False)
     tracker.close()

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ._events import DegradationEvent
-from ._report import format_seconds, stats_table
-from ._tracker import PerformanceTracker
+from .._clock import SYSTEM_CLOCK
+from .._events import DegradationEvent
+from .._tracker import PerformanceTracker
+from .tables import format_seconds, stats_table
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,10 @@ def run_demo(
     out = sys.stdout if out is None else out
     rng = random.Random(seed)
     alerts: Counter[str] = Counter()
-    started = time.monotonic()
+    started = SYSTEM_CLOCK.perf()
 
     def say(text: str) -> None:
-        print(f"[{time.monotonic() - started:5.2f}s] {text}", file=out, flush=True)
+        print(f"[{SYSTEM_CLOCK.perf() - started:5.2f}s] {text}", file=out, flush=True)
 
     def on_alert(event: DegradationEvent) -> None:
         if event.kind == "degraded":
@@ -108,8 +109,9 @@ def run_demo(
     print(file=out)
     print(stats_table(all_stats, alerts), file=out)
     db = tracker.stats("db.query")
+    db_p95 = db["baseline"]["p95"] if db["baseline"] is not None else None
     print(
-        f"\ndb.query: baseline p95 {format_seconds(db['baseline']['p95'])}; "
+        f"\ndb.query: baseline p95 {format_seconds(db_p95)}; "
         f"{alerts['db.query']} alert(s); state now {db['state']}. "
         f"Inspect the file with: perfguard show {output}",
         file=out,

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ._baseline import Baseline
+from .._baseline import Baseline
 
 
 def format_seconds(value: float | None) -> str:

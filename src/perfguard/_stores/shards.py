@@ -21,25 +21,31 @@ samples stay the parent's to send).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import math
 import os
-import secrets
-import socket
-import time
-import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ._baseline import Baseline
-from ._errors import IncompatibleStorageError, StorageError
-from ._json_store import check_schema, checksum_of, json_object, write_atomically
-from ._outbox import Outbox
-from ._sketch import LogSketch, SketchDelta, SketchError
+from .. import _hooks
+from .._baseline import Baseline
+from .._clock import SYSTEM_CLOCK
+from .._errors import IncompatibleStorageError, StorageError
+from .._sketch import LogSketch, SketchDelta
+from .files import locked, set_aside, write_atomically
+from .formats import (
+    baseline_from_sketch,
+    check_schema,
+    checked_operations,
+    checksum_of,
+    delta_of,
+    entry_dict,
+    json_object,
+    time_field,
+)
+from .identity import new_identity
+from .outbox import Outbox
 
 logger = logging.getLogger("perfguard")
 
@@ -69,7 +75,7 @@ class ShardStore:
         self.scale = scale
         self._identity = new_identity()
         self._outbox = Outbox()
-        _register_for_fork(self)
+        _hooks.after_fork_in_child.register(self, ShardStore._forked)
 
     @property
     def location(self) -> str:
@@ -94,9 +100,6 @@ class ShardStore:
         combined = self._read_combined()
         return {n: e.to_baseline() for n, e in combined.operations.items() if e.sketch.count}
 
-    def save(self, baselines: Mapping[str, Baseline]) -> None:
-        """Baselines are not stored here: a shard store is fed deltas (save_deltas)."""
-
     def _read_combined(self) -> _Combined:
         path = self.combined_path
         try:
@@ -116,17 +119,14 @@ class ShardStore:
         """Set a damaged combined file aside (never overwrite it) and fall back on the
         previous version. Shards merged since that version are merged again only if
         they are still there; the merged-sequence record of the backup decides."""
-        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}-{secrets.token_hex(3)}")
-        os.replace(path, aside)
+        if set_aside(path, reason, what="combined file") is None:
+            raise StorageError(str(path), f"{reason}, and it could not be moved aside")
         backup = path.with_name(path.name + ".bak")
         try:
             combined = _Combined.parse(backup.read_bytes(), str(backup))
         except (OSError, ValueError):
-            logger.warning("perfguard combined file %s %s; moved to %s", path, reason, aside)
             return _Combined()
-        logger.warning(
-            "perfguard combined file %s %s; moved to %s, using %s", path, reason, aside, backup
-        )
+        logger.warning("perfguard combined file %s: using the previous version %s", path, backup)
         return combined
 
     # -- writing a shard -----------------------------------------------------------------
@@ -138,13 +138,13 @@ class ShardStore:
         return self._outbox.send(self._write_shard)
 
     def _write_shard(self, sequence: int, deltas: Mapping[str, SketchDelta]) -> Path:
-        operations = {name: _entry_dict(delta) for name, delta in deltas.items()}
+        operations = {name: entry_dict(delta) for name, delta in deltas.items()}
         body = {
             "schema": SHARD_SCHEMA,
             "version": SCHEMA_VERSION,
             "identity": self._identity,
             "sequence": sequence,
-            "written_at": time.time(),
+            "written_at": SYSTEM_CLOCK.wall(),
             "operations": operations,
         }
         body["checksum"] = checksum_of(operations)
@@ -164,7 +164,7 @@ class ShardStore:
         `progress(done, total)` is called as shards are read (for long combines)."""
         report = CombineReport()
         self.folder.mkdir(parents=True, exist_ok=True)
-        with _locked(self.folder / "combine.lock"):
+        with locked(self.folder / "combine.lock"):
             combined = self._read_combined()
             shards = sorted((self.folder / "shards").glob("*.json"))
             merged_paths: list[Path] = []
@@ -174,7 +174,7 @@ class ShardStore:
                 try:
                     shard = _Shard.parse(path.read_bytes(), str(path))
                 except (OSError, ValueError) as exc:
-                    self._quarantine(path, str(exc))
+                    set_aside(path, str(exc), what="shard", into=self.folder / "quarantine")
                     report.quarantined.append(path.name)
                     continue
                 if shard.sequence <= combined.merged.get(shard.identity, 0):
@@ -194,13 +194,6 @@ class ShardStore:
                     path.unlink()
             report.operations = len(combined.operations)
         return report
-
-    def _quarantine(self, path: Path, reason: str) -> None:
-        target_folder = self.folder / "quarantine"
-        target_folder.mkdir(parents=True, exist_ok=True)
-        target = target_folder / path.name
-        os.replace(path, target)
-        logger.warning("perfguard shard %s %s; moved to %s", path, reason, target)
 
 
 @dataclass
@@ -237,12 +230,8 @@ class _Shard:
             raise ValueError("has no identity")
         if type(sequence) is not int or sequence < 1:
             raise ValueError(f"has an invalid sequence {sequence!r}")
-        operations = document.get("operations")
-        if not isinstance(operations, dict):
-            raise ValueError("has no 'operations' object")
-        if document.get("checksum") != checksum_of(operations):
-            raise ValueError("fails its checksum (edited or damaged)")
-        parsed = {name: _delta_of(name, raw_entry) for name, raw_entry in operations.items()}
+        operations = checked_operations(document)
+        parsed = {name: delta_of(name, raw_entry) for name, raw_entry in operations.items()}
         return cls(identity, sequence, parsed)
 
 
@@ -252,7 +241,7 @@ class _Combined:
     merged: dict[str, int] = field(default_factory=dict)
 
     def absorb(self, shard: _Shard) -> None:
-        now = time.time()
+        now = SYSTEM_CLOCK.wall()
         for name, delta in shard.operations.items():
             entry = self.operations.get(name)
             if entry is None:
@@ -270,7 +259,7 @@ class _Combined:
     def render(self) -> bytes:
         operations = {
             name: {
-                **_entry_dict(SketchDelta(e.sketch, e.failures, e.last_seen_at)),
+                **entry_dict(SketchDelta(e.sketch, e.failures, e.last_seen_at)),
                 "established_at": e.established_at,
                 "updated_at": e.updated_at,
             }
@@ -290,23 +279,19 @@ class _Combined:
         document = json_object(raw)
         check_schema(document, COMBINED_SCHEMA, SCHEMA_VERSION, source)
         merged = document.get("merged")
-        operations = document.get("operations")
         if not isinstance(merged, dict) or not all(
             type(v) is int and v >= 0 for v in merged.values()
         ):
             raise ValueError("has an invalid 'merged' record")
-        if not isinstance(operations, dict):
-            raise ValueError("has no 'operations' object")
-        if document.get("checksum") != checksum_of(operations):
-            raise ValueError("fails its checksum (edited by hand or damaged)")
+        operations = checked_operations(document)
         result = cls(merged=dict(merged))
         for name, raw_entry in operations.items():
-            delta = _delta_of(name, raw_entry)
+            delta = delta_of(name, raw_entry)
             result.operations[name] = _Entry(
                 delta.sketch,
                 delta.failures,
-                _time_field(raw_entry, "established_at"),
-                _time_field(raw_entry, "updated_at"),
+                time_field(raw_entry, "established_at"),
+                time_field(raw_entry, "updated_at"),
                 delta.last_seen_at,
             )
         return result
@@ -316,99 +301,3 @@ def combined_baselines(raw: bytes, source: str) -> dict[str, Baseline]:
     """The baselines a combined file holds (ValueError says what is wrong with it)."""
     combined = _Combined.parse(raw, source)
     return {n: e.to_baseline() for n, e in combined.operations.items() if e.sketch.count}
-
-
-def baseline_from_sketch(
-    sketch: LogSketch,
-    failures: int,
-    *,
-    established_at: float,
-    updated_at: float,
-    last_seen_at: float,
-) -> Baseline:
-    """A baseline from merged sketches: percentiles within the sketch's relative error,
-    mean and std exact (Chan's formula), error rate exact."""
-    p25, p50, p75 = (sketch.quantile(q) for q in (0.25, 0.5, 0.75))
-    log_scale = (math.log(p75) - math.log(p25)) / 1.349 if p25 > 0 else 0.0
-    return Baseline(
-        p50=p50,
-        p75=p75,
-        p95=sketch.quantile(0.95),
-        p99=sketch.quantile(0.99),
-        mean=sketch.mean,
-        std=math.sqrt(sketch.variance),
-        sample_count=sketch.count,
-        error_rate=failures / (sketch.count + failures),
-        log_scale=log_scale,
-        established_at=established_at,
-        updated_at=updated_at,
-        last_seen_at=last_seen_at,
-    )
-
-
-def _entry_dict(delta: SketchDelta) -> dict[str, Any]:
-    return {
-        "sketch": delta.sketch.to_dict(),
-        "failures": delta.failures,
-        "last_seen_at": delta.last_seen_at,
-    }
-
-
-def _delta_of(name: object, raw: object) -> SketchDelta:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"has an invalid operation name {name!r}")
-    if not isinstance(raw, dict):
-        raise ValueError(f"has an invalid entry for {name!r}")
-    failures = raw.get("failures")
-    if type(failures) is not int or failures < 0:
-        raise ValueError(f"has an invalid failure count for {name!r}: {failures!r}")
-    try:
-        sketch = LogSketch.from_dict(raw.get("sketch"))  # type: ignore[arg-type]
-    except SketchError as exc:
-        raise ValueError(f"has an invalid sketch for {name!r}: {exc}") from exc
-    return SketchDelta(sketch, failures, _time_field(raw, "last_seen_at"))
-
-
-def _time_field(raw: Mapping[str, Any], name: str) -> float:
-    value = raw.get(name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"has an invalid {name!r}: {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"has an invalid {name!r}: {value!r}")
-    return number
-
-
-def new_identity() -> str:
-    host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:40]
-    return f"{host or 'host'}-{os.getpid()}-{int(time.time())}-{secrets.token_hex(4)}"
-
-
-_stores_to_renew: weakref.WeakSet[ShardStore] = weakref.WeakSet()
-_fork_hook_registered = False
-
-
-def _register_for_fork(store: ShardStore) -> None:
-    """One fork hook for all stores (held weakly), not one per store: a child process
-    gives every store a new identity."""
-    global _fork_hook_registered
-    _stores_to_renew.add(store)
-    if not _fork_hook_registered:
-        os.register_at_fork(after_in_child=_renew_after_fork)
-        _fork_hook_registered = True
-
-
-def _renew_after_fork() -> None:
-    for store in list(_stores_to_renew):
-        store._forked()
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-        os.close(descriptor)

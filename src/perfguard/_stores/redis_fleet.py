@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import time
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from ._baseline import Baseline
-from ._errors import StorageError
-from ._outbox import Outbox
-from ._shards import baseline_from_sketch, new_identity
-from ._sketch import LogSketch, SketchDelta
+from .. import _hooks
+from .._baseline import Baseline
+from .._clock import SYSTEM_CLOCK
+from .._errors import StorageError
+from .._sketch import LogSketch, SketchDelta
+from .formats import baseline_from_sketch
+from .identity import new_identity
+from .outbox import Outbox
 
 logger = logging.getLogger("perfguard")
 
@@ -158,7 +159,7 @@ class RedisStore:
         self._script = self._client.register_script(_APPLY_FLUSH)
         self._identity = new_identity()
         self._outbox = Outbox()
-        self._pid = os.getpid()
+        _hooks.after_fork_in_child.register(self, RedisStore._forked)
         self.dropped: dict[str, int] = {}  # calls refused for good, per operation
 
     @property
@@ -173,22 +174,17 @@ class RedisStore:
         tag = f"{{{self.prefix}:{escape_name(name)}}}"
         return f"{tag}:sketch", f"{tag}:applied"
 
-    def _check_fork(self) -> None:
-        if os.getpid() != self._pid:  # a forked child: its own identity and sequence
-            self._pid = os.getpid()
-            self._identity = new_identity()
-            self._outbox.reset()
-            self._client.connection_pool.reset()
+    def _forked(self) -> None:
+        """A forked child: its own identity, sequence and connections."""
+        self._identity = new_identity()
+        self._outbox.reset()
+        self._client.connection_pool.reset()
 
     # -- writing -------------------------------------------------------------------------
-
-    def save(self, baselines: Mapping[str, Baseline]) -> None:
-        """Baselines are not stored here: a fleet store is fed deltas (save_deltas)."""
 
     def save_deltas(self, deltas: Mapping[str, SketchDelta]) -> int:
         """Send this process's flush: a flush that failed before (maybe applied in part)
         goes first, under its own sequence. Returns how many flushes were sent."""
-        self._check_fork()
         self._outbox.add(deltas)
         return self._outbox.send(
             lambda sequence, batch: self.apply_flush(self._identity, sequence, batch)
@@ -198,7 +194,7 @@ class RedisStore:
         """Apply a flush identified by (identity, sequence); a replay changes nothing.
         Returns how many operations it changed (replays excluded). An operation the fleet
         keeps at a coarser scale is downscaled to it and sent again in the same flush."""
-        now = repr(time.time())
+        now = repr(SYSTEM_CLOCK.wall())
         scales = dict.fromkeys(deltas, self.scale)
         applied = 0
         pending = list(deltas)

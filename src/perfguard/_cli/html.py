@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._report import format_seconds, format_time
+from .tables import format_seconds, format_time
 
 _WIDTH, _HEIGHT = 520, 160
 _TIMELINE_HEIGHT = 110

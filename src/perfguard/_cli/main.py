@@ -1,4 +1,4 @@
-"""The `perfguard` command: `demo` and `show`."""
+"""The `perfguard` command line: `demo`, `show`, `combine`, `check` and `report`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._demo import run_demo
-from ._errors import PerfguardError
-from ._html_report import render_html
-from ._json_store import CorruptFileError, json_object, parse_document
-from ._report import baselines_table
-from ._shards import COMBINED_SCHEMA, ShardStore, combined_baselines
-from ._version import __version__
+from .._errors import PerfguardError
+from .._stores.formats import CorruptFileError, json_object, parse_document
+from .._stores.shards import COMBINED_SCHEMA, ShardStore, combined_baselines
+from .._version import __version__
+from .demo import run_demo
+from .html import render_html
+from .tables import baselines_table
 
 
 def _schema_of(raw: bytes) -> object:

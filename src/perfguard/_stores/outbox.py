@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ._sketch import LogSketch, SketchDelta
+from .._sketch import LogSketch, SketchDelta
 
 Transmit = Callable[[int, Mapping[str, SketchDelta]], object]
 

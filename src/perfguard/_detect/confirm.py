@@ -1,0 +1,105 @@
+"""Stage two: is a proposed change real? Persistence and effect size on its span.
+
+The span is the samples since the signal's estimated change point. An effect must
+survive removing the densest stretch of slow calls (so a short burst is never an alert)
+and reach a minimum size (`latency_floor`, `tail_floor`, `tail_share_floor`,
+`error_floor`), as asv and Otava require minimum effect sizes.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import accumulate
+from operator import sub
+
+from .._events import Signal
+from .._quantiles import quantile
+from .reference import Reference
+from .settings import DetectorSettings
+
+
+def effect_ratio(
+    signal: Signal,
+    span: list[float],
+    current: dict[str, float],
+    reference: Reference,
+    reference_error: float,
+    settings: DetectorSettings,
+) -> float | None:
+    """The effect ratio of a signal on its span, None when below the floors."""
+    if signal == "latency":
+        return _latency_effect(span, current, reference.p50, settings)
+    if signal == "tail":
+        return _tail_effect(span, current, reference, settings)
+    if current["error_rate"] - reference.baseline.error_rate >= settings.error_floor:
+        return current["error_rate"] / reference_error
+    return None
+
+
+def _latency_effect(
+    span: list[float], current: dict[str, float], p50: float, settings: DetectorSettings
+) -> float | None:
+    # A burst is a dense run of slow calls: the shift must survive its removal.
+    trimmed = without_densest_run(span, p50, settings.burst_length)
+    ratio = ratio_of(current["p50"], p50)
+    if ratio >= settings.latency_floor and ratio_of(quantile_of(trimmed, 0.5), p50) >= (
+        settings.latency_floor
+    ):
+        return ratio
+    return None
+
+
+def _tail_effect(
+    span: list[float], current: dict[str, float], reference: Reference, settings: DetectorSettings
+) -> float | None:
+    # The tail is judged relative to the current median (its shape), so a level that
+    # moved as a whole (a daily peak, a step) does not count twice.
+    level = max(1.0, ratio_of(current["p50"], reference.p50))
+    p95, p99 = reference.p95 * level, reference.p99 * level
+    burst = settings.burst_length
+    trimmed = without_densest_run(without_densest_run(span, p95, burst), p95, burst)
+    ratio = ratio_of(current["p95"], p95)
+    floor = settings.tail_floor
+    wider = ratio >= floor and ratio_of(quantile_of(trimmed, 0.95), p95) >= floor
+    share_floor = settings.tail_share_floor
+    heavier = share_above(span, p99) >= share_floor and share_above(trimmed, p99) >= share_floor
+    return max(ratio, ratio_of(current["p99"], p99)) if wider or heavier else None
+
+
+def current_figures(encoded: list[float]) -> dict[str, float]:
+    """p50, p95, p99 of successful samples and the error rate, from encoded samples."""
+    successes = sorted(filter((0.0).__le__, encoded))  # failures are negative
+    failures = len(encoded) - len(successes)
+    figures = {"error_rate": failures / len(encoded) if encoded else 0.0}
+    for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        figures[label] = quantile(successes, q) if successes else 0.0
+    return figures
+
+
+def without_densest_run(encoded: list[float], limit: float, length: int) -> list[float]:
+    """The samples minus the `length` consecutive ones holding the most samples slower
+    than `limit`: what is left of an effect once the worst burst is taken out."""
+    if len(encoded) <= length:
+        return []
+    # map(limit.__lt__, ...) runs in C: True where a sample is slower than the limit
+    totals = [0, *accumulate(map(limit.__lt__, encoded))]
+    in_run = list(map(sub, totals[length:], totals[: len(totals) - length]))
+    best_start = in_run.index(max(in_run))
+    return encoded[:best_start] + encoded[best_start + length :]
+
+
+def quantile_of(encoded: list[float], q: float) -> float:
+    successes = sorted(filter((0.0).__le__, encoded))
+    return quantile(successes, q) if successes else 0.0
+
+
+def share_above(encoded: list[float], limit: float) -> float:
+    """Share of the successful samples slower than `limit` (failures are negative)."""
+    successes = sum(map((0.0).__le__, encoded))
+    return sum(map(limit.__lt__, encoded)) / successes if successes else 0.0
+
+
+def ratio_of(current: float, reference: float) -> float:
+    if reference > 0:
+        return current / reference
+    return math.inf if current > 0 else 1.0

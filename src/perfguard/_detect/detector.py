@@ -1,0 +1,333 @@
+"""The state machine ok <-> degraded of one operation, driven by blocks of samples.
+
+Stage one proposes: each signal is a one-sided binomial CUSUM (cusum.py) on a rank
+indicator against the reference (reference.py), so heavy tails and multi-modal latency
+cannot fool it:
+
+- latency: share of successful calls slower than the reference p50 (0.5 when healthy),
+  tested against a small shift and, separately, a large jump (fast detection);
+- tail: share slower than the reference p95 (0.05) and than the reference p99 (0.01);
+- errors: share of failed calls (the baseline error rate when healthy).
+
+Stage two confirms (confirm.py) on the samples since the estimated change point, as
+Sentry's regression detector confirms its cheap trigger. While degraded, a reverse CUSUM
+per degraded signal accumulates evidence of a return to the reference; all must agree
+before the state clears (hysteresis in the spirit of Prometheus `for` /
+`keep_firing_for`). The reference never tracks while a test is accumulating evidence or
+the operation is degraded.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Any
+
+from .._baseline import Baseline
+from .._events import Signal
+from .confirm import current_figures, effect_ratio, ratio_of
+from .cusum import BinomialCusum
+from .reference import TRACK_EVERY, Reference
+from .settings import BLOCK_SIZE, DetectorSettings
+
+_SIGNAL_OF: dict[str, Signal] = {
+    "latency": "latency",
+    "latency_jump": "latency",
+    "tail": "tail",
+    "tail_extreme": "tail",
+    "errors": "errors",
+}
+_MIN_ERROR_RATE = 0.002  # an error-free baseline must not make one failure a catastrophe
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A state change decided by the detector."""
+
+    kind: str  # "degraded" | "recovered"
+    signals: tuple[Signal, ...]
+    current: dict[str, float]
+    effect_ratio: float
+    evidence: dict[str, Any]
+    started_at_sample: int
+
+
+class SustainedDetector:
+    """Drives ok <-> degraded for one operation from blocks of samples."""
+
+    def __init__(
+        self,
+        baseline: Baseline,
+        settings: DetectorSettings | None = None,
+        recent_encoded: list[float] | None = None,
+    ) -> None:
+        s = self.settings = settings or DetectorSettings()
+        self.baseline = baseline
+        self._reference = Reference(baseline, recent_encoded)
+        self._blocks_seen = 0
+        self._reference_error = max(baseline.error_rate, _MIN_ERROR_RATE)
+        self._error_alt = min(
+            0.9, max(3.0 * self._reference_error, self._reference_error + s.error_floor)
+        )
+        # Bonferroni-style: N operations watched together share one false-alarm budget,
+        # so each test needs ln(N) more evidence (e^-h bounds a false start per excursion).
+        extra = math.log(s.family_size)
+        threshold, tail_threshold = s.threshold + extra, s.tail_threshold + extra
+        self._latency = BinomialCusum(0.5, s.latency_shift, threshold)
+        self._jump = BinomialCusum(0.5, s.latency_jump, threshold)
+        self._tail = BinomialCusum(0.05, s.tail_rate, tail_threshold)
+        self._extreme = BinomialCusum(0.01, s.extreme_rate, tail_threshold)
+        self._errors = BinomialCusum(self._reference_error, self._error_alt, threshold)
+        self._tests: dict[str, BinomialCusum] = {
+            "latency": self._latency,
+            "latency_jump": self._jump,
+            "tail": self._tail,
+            "tail_extreme": self._extreme,
+            "errors": self._errors,
+        }
+        # A p99 estimated from a few hundred samples is too rough to test the tail on.
+        self._tails_armed = baseline.sample_count >= s.tail_min_samples
+        self._gate = threshold * s.track_gate
+        if self._reference.anchored:
+            self._reference.track(math.inf, s)
+        self._recovery: dict[Signal, BinomialCusum] = {}
+        self._recovery_p50 = self._recovery_p95 = math.inf
+        self.degraded_signals: tuple[Signal, ...] = ()
+        self.episode_start = 0
+        self._next_decision_block = 0
+        self._rejections = 0  # consecutive rejected proposals (they back off)
+        self._decision_at = 0  # the sample index a pending decision is taken at
+        self._persistence: dict[Signal, int] = {
+            "latency": s.min_persistence,
+            "tail": s.tail_persistence,
+            "errors": s.error_persistence,
+        }
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.degraded_signals)
+
+    @property
+    def accumulating(self) -> bool:
+        """Some test holds at least half the evidence it needs to propose an alert."""
+        return any(t.statistic > 0.5 * t.threshold for t in self._tests.values())
+
+    # -- stage one -----------------------------------------------------------------------
+
+    def observe_block(self, sorted_successes: list[float], failures: int, block_start: int) -> bool:
+        """Feed one block; True when a decision is due (call decide() with recent data)."""
+        n_ok = len(sorted_successes)
+        self._blocks_seen += 1
+        self._reference.note_block(sorted_successes)
+        if self.degraded_signals:
+            # Recovered means back below _recovery_p50/_p95 (see _start_recovery_tests).
+            return self._observe_recovery(
+                n_ok - bisect_right(sorted_successes, self._recovery_p50),
+                n_ok - bisect_right(sorted_successes, self._recovery_p95),
+                n_ok,
+                failures,
+                block_start,
+            )
+        proposed = n_ok > 0 and self._propose(sorted_successes, n_ok, block_start)
+        errors = self._errors
+        if (failures or errors.statistic) and errors.update(failures, n_ok + failures, block_start):
+            proposed = True
+        if self._blocks_seen % TRACK_EVERY == 0:
+            self._track()
+        if proposed:
+            return self._decision_due(block_start + BLOCK_SIZE)
+        self._rejections = 0
+        return False
+
+    def _propose(self, sorted_successes: list[float], n_ok: int, block_start: int) -> bool:
+        """Feed the latency and tail tests one block; True when one is over threshold.
+        Written without calls into the tests: it runs for every block of every call."""
+        reference = self._reference
+        above_median = n_ok - bisect_right(sorted_successes, reference.p50)
+        below = n_ok - above_median
+        tests = [(self._latency, above_median, below), (self._jump, above_median, below)]
+        if self._tails_armed:
+            above_tail = n_ok - bisect_right(sorted_successes, reference.p95)
+            above_extreme = n_ok - bisect_right(sorted_successes, reference.p99)
+            tests.append((self._tail, above_tail, n_ok - above_tail))
+            tests.append((self._extreme, above_extreme, n_ok - above_extreme))
+        proposed = False
+        for test, hits, misses in tests:
+            statistic = test.statistic
+            if statistic == 0.0:
+                test.started_at = block_start
+            statistic += hits * test.hit_weight + misses * test.miss_weight
+            if statistic > 0.0:
+                test.statistic = statistic
+                if statistic > test.threshold:
+                    proposed = True
+            else:
+                test.statistic = 0.0
+        return proposed
+
+    def _decision_due(self, next_sample: int) -> bool:
+        if self._blocks_seen < self._next_decision_block:
+            return False
+        short = min(
+            self._persistence[signal] - (next_sample - start)
+            for signal, start in self._signal_starts().items()
+        )
+        if short > 0:  # every proposal too young to judge yet
+            return False
+        # A rejected proposal is re-examined after 2, 4, 6 ... 24 blocks, then after
+        # 32, 64, 128 and 256: a test that keeps firing without an effect (coarse
+        # clocks, quantized durations) must not cost a confirmation (~0.2 ms) every
+        # few blocks forever; at one per 4,096 calls it costs ~50 ns a call.
+        rejections = self._rejections
+        wait = 2 + 2 * rejections if rejections < 12 else min(256, 16 << (rejections - 11))
+        self._next_decision_block = self._blocks_seen + wait
+        self._decision_at = next_sample
+        return True
+
+    def _track(self) -> None:
+        """Move the reference toward the lagged level, slowly and within a band."""
+        s = self.settings
+        step = s.track_step
+        gate = self._gate
+        if any(test.statistic > gate for test in self._tests.values()):
+            # Evidence is accumulating: creep only, so a real shift under test is
+            # not absorbed while a slow cycle is still followed.
+            step *= s.track_while_proposing
+            if step <= 0.0:
+                return
+        self._reference.track(step, s)
+
+    def _observe_recovery(
+        self, above_median: int, above_tail: int, n_ok: int, failures: int, block_start: int
+    ) -> bool:
+        """Reverse tests: a "hit" is a sample that looks healthy. One block can take back
+        only a little evidence, so a short burst does not restart a recovery."""
+        all_clear = True
+        for signal, test in self._recovery.items():
+            if signal == "latency":
+                healthy, trials = n_ok - above_median, n_ok
+            elif signal == "tail":
+                healthy, trials = n_ok - above_tail, n_ok
+            else:
+                healthy, trials = n_ok, n_ok + failures
+            if trials:
+                test.update(healthy, trials, block_start, -self.settings.recovery_block_floor)
+            if test.statistic <= test.threshold:
+                all_clear = False
+        return all_clear
+
+    # -- stage two -----------------------------------------------------------------------
+
+    def _signal_starts(self) -> dict[Signal, int]:
+        """Per proposed signal, its estimated change point: the latest sample at which one
+        of its firing tests left zero (the jump test dates a big step precisely; the slow
+        test, which wanders above zero more often, would date it too early)."""
+        starts: dict[Signal, int] = {}
+        for name, test in self._tests.items():
+            if test.statistic > test.threshold:
+                signal = _SIGNAL_OF[name]
+                starts[signal] = max(starts.get(signal, 0), test.started_at)
+        return starts
+
+    def evidence_span(self, next_sample: int) -> int:
+        """How many recent samples decide() should see: while proposing, those since the
+        earliest change point of a proposed signal (at most `max_span`); while degraded,
+        `recent_samples`."""
+        s = self.settings
+        if self.degraded_signals:
+            # the samples that convinced the reverse tests, so the verdict shows the
+            # recovered figures rather than a mix with the end of the incident
+            began = min((t.started_at for t in self._recovery.values()), default=0)
+            return max(2 * BLOCK_SIZE, min(next_sample - began, s.recent_samples))
+        starts = self._signal_starts().values()
+        start = min(starts) if starts else next_sample - s.recent_samples
+        return max(0, min(next_sample - start, s.max_span))
+
+    def decide(self, recent_encoded: list[float]) -> Verdict | None:
+        """Confirm a proposed alert (or a recovery) on the samples evidence_span() named,
+        in the window's encoding (failures negative)."""
+        if self.degraded_signals:
+            return self._recover(current_figures(recent_encoded))
+        verdict = self._confirmed(recent_encoded)
+        self._rejections = 0 if verdict is not None else self._rejections + 1
+        return verdict
+
+    def _confirmed(self, recent: list[float]) -> Verdict | None:
+        """Each proposed signal is judged on the samples since its own change point."""
+        starts = self._signal_starts()
+        confirmed: list[Signal] = []
+        ratios: dict[str, float] = {}
+        shown: dict[str, float] = {}
+        figures_by_start: dict[int, dict[str, float]] = {}
+        for signal, start in starts.items():
+            span = recent[-(self._decision_at - start) :] if start < self._decision_at else []
+            if len(span) < self._persistence[signal]:
+                continue
+            current = figures_by_start.get(start)
+            if current is None:
+                current = figures_by_start[start] = current_figures(span)
+            ratio = effect_ratio(
+                signal, span, current, self._reference, self._reference_error, self.settings
+            )
+            if ratio is not None:
+                confirmed.append(signal)
+                ratios[signal] = ratio
+                if not shown:
+                    shown = current
+        if not confirmed:
+            return None
+        start = min(starts[signal] for signal in confirmed)
+        self.degraded_signals = tuple(confirmed)
+        self.episode_start = start
+        self._start_recovery_tests(shown)
+        evidence = self._evidence(starts)
+        return Verdict("degraded", tuple(confirmed), shown, ratios[confirmed[0]], evidence, start)
+
+    def _evidence(self, starts: dict[Signal, int]) -> dict[str, Any]:
+        return {
+            "test": "binomial CUSUM on rank indicators, confirmed by persistence and effect",
+            "statistics": {name: round(t.statistic, 3) for name, t in self._tests.items()},
+            "threshold": self._latency.threshold,
+            "fired": [name for name, t in self._tests.items() if t.statistic > t.threshold],
+            "reference_scale": round(self._reference.scale, 4),
+            "change_points": dict(starts),
+        }
+
+    def _start_recovery_tests(self, current: dict[str, float]) -> None:
+        """Recovered means the effect has mostly gone: the level back below the geometric
+        middle of reference and episode (at least `recovery_tolerance` x the reference,
+        never below the learned baseline). A reference tracked down a little before the
+        incident, or a daily cycle that moved on meanwhile, must not hold it open."""
+        s = self.settings
+        reference = self._reference
+        floor = s.recovery_tolerance * max(1.0, 1.0 / reference.scale)
+        p50, p95 = reference.p50, reference.p95
+        self._recovery_p50 = p50 * max(floor, math.sqrt(ratio_of(current["p50"], p50)))
+        self._recovery_p95 = p95 * max(floor, math.sqrt(ratio_of(current["p95"], p95)))
+        self._recovery = {}
+        for signal in self.degraded_signals:
+            if signal == "latency":
+                test = BinomialCusum(1.0 - s.latency_shift, 0.5, s.recovery_threshold)
+            elif signal == "tail":
+                test = BinomialCusum(1.0 - s.tail_rate, 0.95, s.recovery_threshold)
+            else:
+                test = BinomialCusum(
+                    1.0 - self._error_alt, 1.0 - self._reference_error, s.recovery_threshold
+                )
+            self._recovery[signal] = test
+
+    def _recover(self, current: dict[str, float]) -> Verdict:
+        signals = self.degraded_signals
+        evidence = {
+            "test": "reverse binomial CUSUM (return to the reference)",
+            "statistics": {name: round(t.statistic, 3) for name, t in self._recovery.items()},
+            "threshold": self.settings.recovery_threshold,
+        }
+        ratio = ratio_of(current["p50"], self._reference.p50)
+        verdict = Verdict("recovered", signals, current, ratio, evidence, self.episode_start)
+        self.degraded_signals = ()
+        self._recovery = {}
+        for test in self._tests.values():
+            test.reset()
+        return verdict

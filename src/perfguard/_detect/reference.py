@@ -1,0 +1,86 @@
+"""The reference the tests compare against: the learned baseline, following slow moves.
+
+Every four blocks the reference moves toward the median of block medians seen 128-384
+samples earlier, by at most `track_step` per update, never beyond `track_range` of the
+learned baseline. The learned baseline itself never moves; an abrupt shift outruns the
+tracking and is tested in full, and a slow drift is caught once it leaves the band.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._baseline import Baseline
+from .settings import BLOCK_SIZE, DetectorSettings
+
+TRACK_EVERY = 4  # blocks between reference updates
+_LAG_NEAR, _LAG_FAR = 8, 24  # the lagged level: block medians 8..24 blocks ago
+
+
+class Reference:
+    """Reference quantiles p50/p95/p99 = baseline x the tracked level `scale`."""
+
+    __slots__ = ("_anchor_level", "_block_medians", "baseline", "p50", "p95", "p99", "scale")
+
+    def __init__(self, baseline: Baseline, recent_encoded: list[float] | None) -> None:
+        self.baseline = baseline
+        self.scale = 1.0
+        self.p50 = baseline.p50
+        self.p95 = baseline.p95
+        self.p99 = baseline.p99
+        # The anchor is the level of the samples the baseline was learned from; the
+        # reference starts where the level stands now, so a baseline learned across a
+        # daily cycle does not start out offset from the present.
+        medians = block_medians(recent_encoded or [])
+        self._block_medians = medians[-_LAG_FAR:]
+        self._anchor_level: float | None = (
+            sorted(medians)[len(medians) // 2] if len(medians) >= _LAG_FAR else None
+        )
+
+    @property
+    def anchored(self) -> bool:
+        return self._anchor_level is not None
+
+    def note_block(self, sorted_successes: list[float]) -> None:
+        """Remember the block's median (the level estimate is built from them)."""
+        if sorted_successes:
+            medians = self._block_medians
+            medians.append(sorted_successes[len(sorted_successes) // 2])
+            if len(medians) > _LAG_FAR:
+                del medians[0]
+
+    def track(self, step: float, settings: DetectorSettings) -> None:
+        """Move toward the lagged level by at most `step` (a ratio), within the band."""
+        medians = self._block_medians
+        if len(medians) < _LAG_FAR:
+            return
+        lagged = sorted(medians[: len(medians) - _LAG_NEAR])
+        level = lagged[len(lagged) // 2]
+        if self._anchor_level is None:
+            self._anchor_level = level
+            return
+        target = level / self._anchor_level if self._anchor_level > 0 else 1.0
+        target = min(max(target, 1.0 / settings.track_range), settings.track_range)
+        if abs(math.log(target / self.scale)) < settings.track_deadband:
+            return  # within the noise of the level estimate: stay put
+        scale = min(max(target, self.scale / (1.0 + step)), self.scale * (1.0 + step))
+        if scale != self.scale:
+            self.scale = scale
+            base = self.baseline
+            # Tails follow the level up (a daily peak) but never below what was learned:
+            # a low tail threshold turns ordinary slow calls into evidence.
+            self.p50 = base.p50 * scale
+            self.p95 = base.p95 * max(1.0, scale)
+            self.p99 = base.p99 * max(1.0, scale)
+
+
+def block_medians(encoded: list[float]) -> list[float]:
+    """Medians of the successful samples of consecutive 16-sample blocks, aligned to the
+    end (the newest block is complete)."""
+    medians = []
+    for end in range(len(encoded), BLOCK_SIZE - 1, -BLOCK_SIZE):
+        block = sorted(v for v in encoded[end - BLOCK_SIZE : end] if v >= 0.0)
+        if block:
+            medians.append(block[len(block) // 2])
+    medians.reverse()
+    return medians

@@ -1,0 +1,98 @@
+"""The detector's tuning, validated once into a frozen object (docs/detection.md)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .._errors import ConfigurationError
+
+BLOCK_SIZE = 16  # samples per block: the unit every test and decision works on
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Tuning of the sequential tests (docs/detection.md explains each)."""
+
+    latency_shift: float = 0.62  # share above reference p50 the slow test is tuned for
+    latency_jump: float = 0.85  # share above p50 the fast test is tuned for
+    tail_rate: float = 0.15  # share above reference p95 the p95 test is tuned for
+    extreme_rate: float = 0.04  # share above reference p99 the p99 test is tuned for
+    threshold: float = 12.0  # log-likelihood ratio needed to propose an alert
+    family_size: int = 1  # operations sharing one false-alarm budget (adds ln N)
+    tail_threshold: float = 9.0  # the same for the tail tests (confirmed more strictly)
+    recovery_threshold: float = 6.0
+    recovery_block_floor: float = 3.0  # most evidence one block can take from a recovery
+    recovery_tolerance: float = 1.05  # back to within this ratio of the reference = healthy
+    min_baseline_samples: int = 600  # a baseline is tested against from this size on
+    tail_min_samples: int = 800  # baseline samples needed before the tail is tested
+    latency_floor: float = 1.1  # minimum p50 ratio to report latency
+    tail_floor: float = 1.3  # minimum p95 ratio to report tail
+    tail_share_floor: float = 0.025  # minimum share above reference p99 to report tail
+    error_floor: float = 0.02  # minimum absolute error-rate increase to report errors
+    min_persistence: int = 64  # samples a latency effect must last
+    error_persistence: int = 32  # samples an error-rate effect must last
+    tail_persistence: int = 224  # samples a tail effect must last (tail events are sparse)
+    burst_length: int = 48  # the longest slow burst that must never be reported alone
+    track_step: float = 0.03  # largest move of the reference per update (ratio)
+    track_range: float = 1.3  # the reference stays within [1/range, range] x baseline
+    track_gate: float = 0.5  # tracking slows while a test exceeds gate x threshold
+    track_while_proposing: float = 0.5  # ... to this fraction of track_step
+    track_deadband: float = 0.03  # level changes smaller than this (log) are noise
+    recent_samples: int = 128  # samples the recovery verdict describes
+    max_span: int = 768  # most recent samples a confirmation looks at
+
+    def __post_init__(self) -> None:
+        for name, low, high in _OPEN_INTERVALS:
+            value = getattr(self, name)
+            if not _is_number(value) or not low < value < high:
+                raise ConfigurationError(name, value, f"a number in ({low:g}, {high:g})")
+        for name in _POSITIVE:
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 < value < math.inf:
+                raise ConfigurationError(name, value, "a finite number > 0")
+        for name in ("recovery_tolerance", "track_range"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 1 <= value < math.inf:
+                raise ConfigurationError(name, value, "a finite number >= 1")
+        for name in _COUNTS:
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ConfigurationError(name, value, "an int >= 1")
+
+
+_OPEN_INTERVALS = (
+    ("latency_shift", 0.5, 1.0),
+    ("latency_jump", 0.5, 1.0),
+    ("tail_rate", 0.05, 1.0),
+    ("extreme_rate", 0.01, 1.0),
+    ("track_while_proposing", -1e-12, 1.0 + 1e-12),
+)
+_POSITIVE = (
+    "threshold",
+    "tail_threshold",
+    "recovery_threshold",
+    "recovery_block_floor",
+    "latency_floor",
+    "tail_floor",
+    "tail_share_floor",
+    "error_floor",
+    "track_step",
+    "track_gate",
+    "track_deadband",
+)
+_COUNTS = (
+    "family_size",
+    "min_baseline_samples",
+    "tail_min_samples",
+    "min_persistence",
+    "error_persistence",
+    "tail_persistence",
+    "burst_length",
+    "recent_samples",
+    "max_span",
+)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,65 @@
+"""Exemplars: the metadata of the slowest recent calls and of the last failures, so an
+alert can point at real requests. Only calls that carry metadata are offered."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from ._window import decode
+
+
+class Exemplars:
+    """At most `limit` slowest calls still in the window, and the last `limit` failures.
+    Not thread-safe: the owning operation serializes access under its lock."""
+
+    __slots__ = ("_kept", "_limit", "_window_size", "floor", "recent_errors")
+
+    def __init__(self, limit: int, window_size: int) -> None:
+        self._limit = limit
+        self._window_size = window_size
+        self._kept: list[dict[str, Any]] = []
+        # a call must be slower than `floor` to be offered (inf: exemplars switched off)
+        self.floor = -1.0 if limit else math.inf
+        self.recent_errors: deque[dict[str, Any]] = deque(maxlen=max(limit, 1))
+
+    def offer(self, encoded: float, metadata: Mapping[str, Any], when: float, index: int) -> None:
+        """Keep the call at sample `index` if it is among the slowest still in the window."""
+        limit = self._limit
+        if not limit:
+            return
+        oldest_kept = index - self._window_size + 1
+        kept = [e for e in self._kept if e["sample"] >= oldest_kept]
+        entry = {
+            "duration": decode(encoded),
+            "success": encoded >= 0.0,
+            "sample": index,
+            "time": when,
+            "metadata": dict(metadata),
+        }
+        if len(kept) < limit:
+            kept.append(entry)
+        else:
+            fastest = min(range(len(kept)), key=lambda i: kept[i]["duration"])
+            if kept[fastest]["duration"] < entry["duration"]:
+                kept[fastest] = entry
+        self._kept = kept
+        self.floor = min(e["duration"] for e in kept) if len(kept) >= limit else -1.0
+
+    def note_failure(
+        self, duration: float, when: float, metadata: Mapping[str, Any] | None
+    ) -> None:
+        self.recent_errors.append(
+            {"duration": duration, "time": when, "metadata": dict(metadata or {})}
+        )
+
+    def in_window(self, sample_count: int) -> list[dict[str, Any]]:
+        """The kept calls the window still holds, slowest first."""
+        oldest = sample_count - self._window_size
+        return [e for e in sorted(self._kept, key=_slowest_first) if e["sample"] >= oldest]
+
+
+def _slowest_first(entry: Mapping[str, Any]) -> float:
+    return -float(entry["duration"])

@@ -1,0 +1,167 @@
+"""The baseline lifecycle of one operation: learning, establishment, maturing, the
+update rule, and the detector armed on the current baseline (docs/detection.md).
+
+- learning: the baseline is established at the exact sample completing `min_samples`;
+- young (learned from fewer samples than a full window): replaced by the estimate from
+  the samples seen since, each time their number doubles ("matured");
+- mature: replaced only by a window faster by `improvement_ratio` in both p50 and p95
+  ("improved"); a slower normal is adopted only explicitly (`accept_baseline`);
+- never while degraded, nor while a test is weighing evidence: the baseline must not
+  absorb a degradation.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._baseline import Baseline
+from ._config import TrackerConfig
+from ._detect import BLOCK_SIZE, DetectorSettings, SustainedDetector
+from ._quantiles import quantile
+from ._window import RollingWindow
+
+
+class BaselineLifecycle:
+    """The baseline, its detector, and the two hot-path figures they set: the per-call
+    slow threshold and how many samples wait before an absorb (`drain_trigger`)."""
+
+    __slots__ = (
+        "_config",
+        "_learning_successes",
+        "_mature",
+        "_next_refresh",
+        "_settings",
+        "baseline",
+        "detector",
+        "drain_trigger",
+        "slow_threshold",
+    )
+
+    def __init__(self, config: TrackerConfig, settings: DetectorSettings) -> None:
+        self._config = config
+        self._settings = settings
+        self.baseline: Baseline | None = None
+        self.detector: SustainedDetector | None = None
+        self.slow_threshold = math.inf
+        self.drain_trigger = 1  # learning: absorb every sample so establishment is exact
+        self._learning_successes = 0
+        self._mature = False
+        self._next_refresh = 0
+
+    @property
+    def under_test(self) -> bool:
+        """Degraded, or a test is weighing evidence: the yardstick must not move."""
+        detector = self.detector
+        return detector is not None and (detector.degraded or detector.accumulating)
+
+    def adopt(
+        self,
+        baseline: Baseline,
+        *,
+        mature: bool,
+        at_sample: int,
+        recent: list[float] | None = None,
+    ) -> None:
+        config = self._config
+        self.baseline = baseline
+        self._mature = mature
+        if config.threshold == "p95":
+            self.slow_threshold = baseline.p95
+        else:
+            self.slow_threshold = baseline.mean + config.std_multiplier * baseline.std
+        self.drain_trigger = config.batch_size
+        # Failures never enter a baseline, so a full window may hold fewer successes.
+        needed = min(self._settings.min_baseline_samples, (8 * config.window_size) // 10)
+        armed = baseline.sample_count >= needed
+        self.detector = SustainedDetector(baseline, self._settings, recent) if armed else None
+        self._schedule_refresh(at_sample)
+
+    def _schedule_refresh(self, at_sample: int) -> None:
+        # A mature baseline (learned from a full window, or restored) is re-examined once
+        # a window; a young one when the number of samples seen has doubled.
+        if self._mature:
+            self._next_refresh = at_sample + self._config.window_size
+        else:
+            self._next_refresh = max(2 * at_sample, at_sample + BLOCK_SIZE)
+
+    def learn(
+        self, batch: list[float], first_index: int, window: RollingWindow, now: float
+    ) -> Baseline | None:
+        """Establish the baseline at the exact sample that completes `min_samples`.
+        `window` already holds the batch."""
+        needed = self._config.min_samples
+        for offset, value in enumerate(batch):
+            if value >= 0.0:
+                self._learning_successes += 1
+                if self._learning_successes >= needed:
+                    excluding = len(batch) - offset - 1
+                    successful = window.successful_durations(excluding)
+                    baseline = Baseline.from_samples(
+                        successful, window.failures(excluding), now=now
+                    )
+                    self.adopt(baseline, mature=False, at_sample=first_index + offset + 1)
+                    return baseline
+        return None
+
+    def refresh_due(self, block_end: int) -> bool:
+        return self.baseline is not None and block_end >= self._next_refresh
+
+    def refresh(
+        self, window: RollingWindow, later: int, at_sample: int, now: float
+    ) -> tuple[str, Baseline] | None:
+        """The update rule (module docstring), on the window as it was at `at_sample`:
+        the reason and the new baseline when it was replaced."""
+        baseline = self.baseline
+        assert baseline is not None
+        config = self._config
+        self._schedule_refresh(at_sample)
+        if self.under_test:
+            return None  # the refresh waits for the next scheduled look
+        encoded = window.encoded(later)
+        successful = [v for v in encoded if v >= 0.0]
+        if len(successful) < config.min_samples:
+            return None
+        full = len(encoded) >= config.window_size
+        if self._mature:
+            # Cheap screen first: a full baseline (logs, MAD) only for a real speed-up.
+            ordered = sorted(successful)
+            ratio = config.improvement_ratio
+            if not (
+                quantile(ordered, 0.5) <= ratio * baseline.p50
+                and quantile(ordered, 0.95) <= ratio * baseline.p95
+            ):
+                return None
+            reason = "improved"
+        else:
+            reason = "matured"
+        candidate = Baseline.from_samples(
+            successful,
+            len(encoded) - len(successful),
+            now=now,
+            established_at=baseline.established_at,
+        )
+        self.adopt(candidate, mature=self._mature or full, at_sample=at_sample, recent=encoded)
+        return reason, candidate
+
+    def adopt_shared(self, baseline: Baseline, sample_count: int, window: RollingWindow) -> bool:
+        """Take a baseline learned by the whole fleet, unless it is under test or rests on
+        fewer samples than the current one."""
+        if self.under_test:
+            return False
+        if self.baseline is not None and baseline.sample_count < self.baseline.sample_count:
+            return False
+        self.adopt(baseline, mature=True, at_sample=sample_count, recent=window.encoded())
+        return True
+
+    def accept_current(self, window: RollingWindow, sample_count: int, now: float) -> Baseline:
+        """Adopt the current window as the new normal (explicit; clears degraded)."""
+        successful = window.successful_durations()
+        if not successful:
+            raise ValueError("no successful samples in the window")
+        previous = self.baseline
+        established = previous.established_at if previous is not None else now
+        baseline = Baseline.from_samples(
+            successful, window.failures(), now=now, established_at=established
+        )
+        self.adopt(baseline, mature=True, at_sample=sample_count, recent=window.encoded())
+        return baseline

@@ -1,0 +1,137 @@
+"""Persistence, one strategy chosen when the tracker is built (as prometheus_client's
+`values.get_value_class()` chooses once), so nothing else tests which kind of store it
+has:
+
+- `InMemory`: no storage; save and refresh do nothing.
+- `BaselineFile`: a `BaselineStore` (the JSON file) is written every baseline,
+  debounced: a save only when a baseline changed.
+- `SharedSketches`: a `MergeableStore` (shards, Redis) is fed what each operation
+  recorded since the last flush, every interval, and read back for the fleet's baselines.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+
+from ._baseline import Baseline
+from ._registry import OperationRegistry
+from ._sketch import DEFAULT_SCALE, SketchDelta
+from ._stores import AnyStore, make_store
+from .types import BaselineStore, Clock, MergeableStore
+
+
+class Persistence:
+    """The interface, and the strategy for no storage at all (everything a no-op)."""
+
+    periodic = False  # True: flush every interval; False: save when a baseline changed
+    sketch_scale: int | None = None  # operations keep a sketch at this scale when set
+    location: str | None = None
+    store: AnyStore | None = None
+
+    def __init__(self) -> None:
+        self._save_lock = threading.Lock()
+
+    def load(self) -> Mapping[str, Baseline]:
+        return {}
+
+    def save(self, registry: OperationRegistry, cutoff: float | None) -> None:
+        return None
+
+    def refresh(self, registry: OperationRegistry) -> int:
+        """Adopt the stored baselines where an operation is healthy; how many were."""
+        return sum(registry.adopt(name, b) for name, b in self.load().items())
+
+    def renew_after_fork(self) -> None:
+        self._save_lock = threading.Lock()
+
+
+class InMemory(Persistence):
+    """No storage."""
+
+    def refresh(self, registry: OperationRegistry) -> int:
+        return 0
+
+
+class BaselineFile(Persistence):
+    """Baselines written whole to a store only one process writes."""
+
+    def __init__(self, store: BaselineStore) -> None:
+        super().__init__()
+        self.store = self._file = store
+        self.location = store.location
+
+    def load(self) -> Mapping[str, Baseline]:
+        return self._file.load()
+
+    def save(self, registry: OperationRegistry, cutoff: float | None) -> None:
+        with self._save_lock:
+            self._file.save(snapshot_baselines(registry, cutoff))
+
+
+class SharedSketches(Persistence):
+    """Deltas flushed to a store many processes share, every autosave interval."""
+
+    periodic = True
+
+    def __init__(self, store: MergeableStore) -> None:
+        super().__init__()
+        self.store = self._shared = store
+        self.location = store.location
+        # declared capabilities, read once (defaults when a custom store leaves them out)
+        self.sketch_scale = int(getattr(store, "scale", DEFAULT_SCALE))
+        self._keeps_unsent = bool(getattr(store, "keeps_unsent", False))
+
+    def load(self) -> Mapping[str, Baseline]:
+        return self._shared.load()
+
+    def save(self, registry: OperationRegistry, cutoff: float | None) -> None:
+        """Hand what every operation recorded since the last flush to the store. A store
+        that keeps what it failed to send replays it first (stores/outbox.py); for one
+        that does not, the deltas go back into their operations for the next flush."""
+        with self._save_lock:
+            deltas: dict[str, SketchDelta] = {}
+            for name, delta in registry.each_absorbed(lambda op: op.take_delta()):
+                if delta is not None and (delta.sketch.count or delta.failures):
+                    deltas[name] = delta
+            try:
+                self._shared.save_deltas(deltas)
+            except BaseException:
+                if not self._keeps_unsent:
+                    for name, delta in deltas.items():
+                        op = registry.operations[name]
+                        with op.lock:
+                            if op.delta is not None:
+                                op.delta.merge_in(delta)
+                raise
+
+
+def persistence_for(storage: str | os.PathLike[str] | AnyStore | None) -> Persistence:
+    """The strategy for a `storage=` argument, chosen once: a store that declares
+    `mergeable = True` is shared, any other is written whole."""
+    store = make_store(storage)
+    if store is None:
+        return InMemory()
+    if getattr(store, "mergeable", False) is True:
+        return SharedSketches(store)  # type: ignore[arg-type]
+    return BaselineFile(store)  # type: ignore[arg-type]
+
+
+def snapshot_baselines(registry: OperationRegistry, cutoff: float | None) -> dict[str, Baseline]:
+    """Every established baseline, stamped with when its operation was last seen, except
+    those not seen since `cutoff` (retention)."""
+    result: dict[str, Baseline] = {}
+    for name, (baseline, last_seen) in registry.each_absorbed(
+        lambda op: (op.baseline, op.last_seen)
+    ):
+        if baseline is None:
+            continue
+        stamped = baseline.seen_at(max(last_seen, baseline.last_seen_at))
+        if cutoff is None or stamped.last_seen_at >= cutoff:
+            result[name] = stamped
+    return result
+
+
+def retention_cutoff(retention_seconds: float | None, clock: Clock) -> float | None:
+    return None if retention_seconds is None else clock.wall() - retention_seconds

@@ -1,0 +1,66 @@
+"""Timers of the start()/end() API: ids, open timers and their cap.
+
+An id is "<token>-<n>": the random token tells this tracker's ids from others', the
+number tells an id that was issued and already ended from one never issued.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ._errors import (
+    InvalidOperationNameError,
+    PerfguardError,
+    TimerAlreadyEndedError,
+    TooManyOpenTimersError,
+    UnknownTimerError,
+)
+
+OpenTimer = tuple[str, float, Mapping[str, Any] | None]  # name, start, metadata
+
+
+class TimerBook:
+    """Open timers of one tracker (at most `limit`)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._token = secrets.token_hex(4)
+        self._issued = 0
+        self._issue_lock = threading.Lock()
+        self._open: dict[str, OpenTimer] = {}
+
+    def start(self, name: str, started: float, metadata: Mapping[str, Any] | None) -> str:
+        if not isinstance(name, str) or not name:
+            raise InvalidOperationNameError(name)
+        if len(self._open) >= self._limit:
+            raise TooManyOpenTimersError(name, self._limit)
+        with self._issue_lock:
+            number = self._issued
+            self._issued = number + 1
+        timer_id = f"{self._token}-{number}"
+        self._open[timer_id] = (name, started, metadata)
+        return timer_id
+
+    def finish(self, timer_id: str) -> OpenTimer:
+        """Close a timer; UnknownTimerError or TimerAlreadyEndedError naming the id."""
+        try:
+            entry = self._open.pop(timer_id, None)
+        except TypeError:
+            raise UnknownTimerError(timer_id) from None
+        if entry is None:
+            raise self._error_for(timer_id)
+        return entry
+
+    def _error_for(self, timer_id: object) -> PerfguardError:
+        if isinstance(timer_id, str):
+            token, _, number = timer_id.partition("-")
+            ours = token == self._token and number.isascii() and number.isdigit()
+            if ours and int(number) < self._issued:
+                return TimerAlreadyEndedError(timer_id)
+        return UnknownTimerError(timer_id)
+
+    def renew_after_fork(self) -> None:
+        self._issue_lock = threading.Lock()
