@@ -73,8 +73,7 @@ def main() -> None:
     if shutil.which("redis-server") is None:
         print("redis-server is not installed: nothing measured", file=sys.stderr)
         return
-    from perfguard import LogSketch, PerformanceTracker, SketchDelta
-    from perfguard import RedisStore
+    from perfguard import LogSketch, PerformanceTracker, RedisStore, SketchDelta
 
     rng = random.Random(3)
     with tempfile.TemporaryDirectory() as folder:

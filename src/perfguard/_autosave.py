@@ -63,6 +63,8 @@ class AutoSaver:
                 return
             backoff = self._interval * (2.0 ** min(self._failures, 16))
             self._stopping.wait(min(backoff, max(self._interval, self.MAX_BACKOFF)))
+            if self._stopping.is_set():
+                return  # stopping: close() saves (or was told not to), not this thread
             if not self._periodic:
                 self._dirty.clear()
             tracker = self._tracker_ref()

@@ -43,7 +43,7 @@ from ._reporting import build_report, write_report_file
 from ._stores import AnyStore
 from ._timers import TimerBook
 from ._timing import P, Timer, default_name, is_async_callable, wrap_async, wrap_sync
-from ._views import OperationSnapshot, OperationStats, snapshot_of, stats_of
+from ._views import OperationSnapshot, OperationStats, durations_of, snapshot_of, stats_of
 from .types import AlertSink, Clock
 
 R = TypeVar("R")
@@ -104,7 +104,7 @@ class PerformanceTracker:
         self._timers = TimerBook(config.max_open_timers)
         self._closed = False
         self._autosaver: AutoSaver | None = None
-        _hooks.after_fork_in_child.register(self, PerformanceTracker._after_fork_in_child)
+        _hooks.after_fork_in_child.register(self, _renew_after_fork)
         if self._persistence.location is not None:
             self._registry.restore(self._persistence.load(), self._retention_cutoff())
             if config.autosave_interval is not None:
@@ -114,7 +114,7 @@ class PerformanceTracker:
                     self, config.autosave_interval, periodic=self._persistence.periodic
                 )
                 self._alerting.on_baseline_change = self._autosaver.mark_dirty
-            _hooks.at_exit.register(self, PerformanceTracker._close_at_exit)
+            _hooks.at_exit.register(self, _close_at_exit)
 
     # -- recording -----------------------------------------------------------------------
 
@@ -241,12 +241,9 @@ class PerformanceTracker:
     def durations_since(self, name: str, since: int) -> tuple[list[float], int, int]:
         """Durations of the calls recorded from sample index `since` on that the window
         still holds, the index to continue from, and how many were no longer held."""
-        held, total = self._registry.absorbed(
-            self._registry.lookup(name), lambda op: (op.window.encoded(), op.sample_count)
+        return self._registry.absorbed(
+            self._registry.lookup(name), lambda op: durations_of(op, since)
         )
-        first_held = total - len(held)
-        fresh = held[max(since, first_held) - first_held :]
-        return [v if v >= 0.0 else -1.0 - v for v in fresh], total, max(0, first_held - since)
 
     def enable_histogram(self, bounds: tuple[float, ...]) -> None:
         """Keep a cumulative duration histogram per operation (for exporters). Counting
@@ -330,21 +327,6 @@ class PerformanceTracker:
         if save:
             self.save()
 
-    def _close_at_exit(self) -> None:
-        try:
-            self.close()
-        except Exception as exc:  # a failed last save must not break the exit
-            logger.warning("perfguard could not save at exit: %s", exc)
-
-    def _after_fork_in_child(self) -> None:
-        """A forked child starts with fresh locks (a parent's thread may have held one)
-        and, with a shared store, nothing to send: what its parent recorded (pending
-        calls, unsent sketches) is the parent's to send."""
-        shared = self._persistence.sketch_scale is not None
-        self._registry.renew_after_fork(discard_unsent=shared)
-        self._timers.renew_after_fork()
-        self._persistence.renew_after_fork()
-
     def __enter__(self) -> PerformanceTracker:
         return self
 
@@ -366,6 +348,23 @@ class PerformanceTracker:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _close_at_exit(tracker: PerformanceTracker) -> None:
+    try:
+        tracker.close()
+    except Exception as exc:  # a failed last save must not break the exit
+        logger.warning("perfguard could not save at exit: %s", exc)
+
+
+def _renew_after_fork(tracker: PerformanceTracker) -> None:
+    """A forked child starts with fresh locks (a parent's thread may have held one) and,
+    with a shared store, nothing to send: what its parent recorded (pending calls,
+    unsent sketches) is the parent's to send."""
+    persistence = tracker._persistence
+    tracker._registry.renew_after_fork(discard_unsent=persistence.sketch_scale is not None)
+    tracker._timers.renew_after_fork()
+    persistence.renew_after_fork()
 
 
 __all__ = ["PerformanceTracker"]

@@ -131,3 +131,13 @@ def snapshot_of(op: Operation) -> OperationSnapshot:
         histogram=histogram.cumulative() if histogram else (),
         histogram_sum=histogram.total if histogram else 0.0,
     )
+
+
+def durations_of(op: Operation, since: int) -> tuple[list[float], int, int]:
+    """Durations of the calls from sample index `since` on that the window still holds,
+    the index to continue from, and how many were no longer held. Caller holds the lock."""
+    held = op.window.encoded()
+    total = op.sample_count
+    first_held = total - len(held)
+    fresh = held[max(since, first_held) - first_held :]
+    return [v if v >= 0.0 else -1.0 - v for v in fresh], total, max(0, first_held - since)

@@ -120,3 +120,46 @@ def test_wsgi_flask_one_operation_per_route_template() -> None:
     assert tracker.stats("GET /users/<int:user_id>")["recent_p50"] == pytest.approx(0.03)
     assert tracker.stats("GET /stream")["recent_p50"] == pytest.approx(0.03)
     assert tracker.stats("GET /crash")["failure_count"] == 1
+
+
+def test_wsgi_body_that_fails_while_streaming_is_a_failure() -> None:
+    from perfguard.wsgi import PerfguardWSGIMiddleware
+
+    def app(environ: dict[str, object], start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def body():  # type: ignore[no-untyped-def]
+            yield b"partial"
+            raise ConnectionError("upstream went away")
+
+        return body()
+
+    tracker = PerformanceTracker(autosave_interval=None)
+    wrapped = PerfguardWSGIMiddleware(app, tracker)
+    environ = {"REQUEST_METHOD": "GET", "perfguard.route": "/stream"}
+    response = wrapped(environ, lambda status, headers, exc_info=None: None)
+    with pytest.raises(ConnectionError):
+        list(response)
+    response.close()  # type: ignore[attr-defined]
+    stats = tracker.stats("GET /stream")
+    assert stats["failure_count"] == 1
+    assert stats["recent_errors"][0]["metadata"] == {"error": "ConnectionError"}
+
+
+def test_invented_http_methods_cannot_mint_operations() -> None:
+    import asyncio
+
+    from perfguard.asgi import PerfguardMiddleware
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def noop_send(message):  # type: ignore[no-untyped-def]
+        return None
+
+    tracker = PerformanceTracker(autosave_interval=None)
+    middleware = PerfguardMiddleware(app, tracker)
+    for method in ("GET", "BREW", "X-ATTACK-1", "X-ATTACK-2"):
+        asyncio.run(middleware({"type": "http", "method": method}, None, noop_send))  # type: ignore[arg-type]
+    assert tracker.operations() == ["GET unmatched", "OTHER unmatched"]

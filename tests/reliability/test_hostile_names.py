@@ -50,6 +50,7 @@ def test_hostile_names_round_trip_and_never_touch_paths(tmp_path: Path, kind: st
     reloaded.close()
 
 
+@pytest.mark.stress_test
 def test_a_million_distinct_names_stay_within_the_cap() -> None:
     tracker = PerformanceTracker(autosave_interval=None, max_operations=1000)
     gc.collect()

@@ -116,21 +116,8 @@ def _distribution_svg(stats: Mapping[str, Any]) -> str:
     low, high = math.log10(min(values)), math.log10(max(values))
     if high - low < 1e-9:
         low, high = low - 0.5, high + 0.5
-    bins = 48
-    counts = [0] * bins
-    for d in durations:
-        position = (math.log10(d) - low) / (high - low)
-        counts[min(bins - 1, int(position * bins))] += 1
-    top = max(counts) or 1
     plot_height = _HEIGHT - 30
-    bar_width = (_WIDTH - 20) / bins
-    for index, count in enumerate(counts):
-        if count:
-            height = plot_height * count / top
-            svg.append(
-                f"<rect x='{10 + index * bar_width:.1f}' y='{10 + plot_height - height:.1f}' "
-                f"width='{bar_width - 1:.1f}' height='{height:.1f}' fill='#5c8fd6'/>"
-            )
+    svg.extend(_histogram_bars(durations, low, high, plot_height))
 
     def x_of(value: float) -> float:
         return 10 + (math.log10(value) - low) / (high - low) * (_WIDTH - 20)
@@ -151,6 +138,28 @@ def _distribution_svg(stats: Mapping[str, Any]) -> str:
         )
     svg.append("</svg>")
     return "".join(svg)
+
+
+def _histogram_bars(
+    durations: list[float], low: float, high: float, plot_height: float
+) -> list[str]:
+    """Bars of a 48-bin histogram of log10(duration) between `low` and `high`."""
+    bins = 48
+    counts = [0] * bins
+    for d in durations:
+        position = (math.log10(d) - low) / (high - low)
+        counts[min(bins - 1, int(position * bins))] += 1
+    top = max(counts) or 1
+    bar_width = (_WIDTH - 20) / bins
+    bars = []
+    for index, count in enumerate(counts):
+        if count:
+            height = plot_height * count / top
+            bars.append(
+                f"<rect x='{10 + index * bar_width:.1f}' y='{10 + plot_height - height:.1f}' "
+                f"width='{bar_width - 1:.1f}' height='{height:.1f}' fill='#5c8fd6'/>"
+            )
+    return bars
 
 
 def _timeline_svg(stats: Mapping[str, Any]) -> str:

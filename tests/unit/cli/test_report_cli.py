@@ -52,3 +52,13 @@ def test_report_is_one_self_contained_page(tmp_path: Path) -> None:
     assert "degraded" in text and "stroke-dasharray" in text  # baseline markers
     for outside in ("http://", "https://", "<script", "src="):
         assert outside not in text.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_report_of_names_with_lone_surrogates(tmp_path: Path) -> None:
+    tracker = PerformanceTracker(autosave_interval=None)
+    for _ in range(20):
+        tracker.record("lone \ud800 surrogate", 0.01)
+    tracker.write_report(tmp_path / "r.json")
+    assert main(["report", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.html")]) == 0
+    assert "lone \ufffd surrogate" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "r.json").read_text())["operations"]

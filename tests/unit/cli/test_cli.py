@@ -1,4 +1,5 @@
-"""The `perfguard` command (_cli.py), the demo (_demo.py) and the tables (_report.py)."""
+"""The `perfguard` command (_cli/main.py), the demo (_cli/demo.py) and the tables
+(_cli/tables.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import perfguard
 from perfguard import Baseline, JsonFileStore
 from perfguard._cli import main
 from perfguard._cli.demo import run_demo
-from perfguard._stores.formats import SCHEMA_NAME
 from perfguard._cli.tables import format_seconds, format_time, render_table, stats_table
+from perfguard._stores.formats import SCHEMA_NAME
+from tests.conftest import fixed_baseline
 
 NAMES = ("db.query", "cache.get")
 
@@ -119,6 +121,15 @@ def test_show_of_a_damaged_gz_file_exits_2(
     path.write_bytes(gzip.compress(b'{"schema": "perfguard.baselines"}')[:10] + bytes(range(50)))
     assert main(["show", str(path)]) == 2
     assert str(path) in capsys.readouterr().err
+
+
+def test_show_reads_a_baseline_file_whatever_its_operation_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "b.json"
+    JsonFileStore(path).save({"perfguard.combined": fixed_baseline(5)})
+    assert main(["show", str(path)]) == 0
+    assert "perfguard.combined" in capsys.readouterr().out
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,242 @@
+"""Detection quality on recorded real traces, scored by the rules of the set's README.
+
+Run: python bench/realtrace.py [--data ../shared/data/realtrace] [--jobs 2] [--markdown]
+
+The traces are real per-call latencies (SQLite, Redis over loopback, HTTP to a local
+server, pure-Python CPU work) with faults injected for real at a known call; they are
+read from the shared data folder when present and never copied into the project. Each
+trace goes through a fresh in-memory PerformanceTracker: one record(name, value,
+success=...) per call, state(name) read after each; an alert is a transition into
+"degraded".
+
+Rules (the README's, applied as written):
+- healthy span: all of a healthy trace; [0, index) of a degraded one; for a recovery
+  also [end + 500, n). A false alert is an alert starting inside a healthy span; rates
+  are pooled per 10,000 healthy calls, over all traces and over the stable ones only
+  (`stability.stable`).
+- detection: the first alert in [index, end or n); delay = alert - index; caught within
+  500 when delay < 500 (a drift: delay < 500 + ramp // 2). An alert already on at
+  `index` is not a detection. The median delay is over the changes caught within 500.
+- recovery cleared: "ok" for 200 calls in a row starting within 1,000 calls after end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfguard import PerformanceTracker
+
+logging.getLogger("perfguard").setLevel(logging.CRITICAL)
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "realtrace"
+WITHIN = 500
+CLEAR_RUN, CLEAR_WITHIN = 200, 1000
+
+
+@dataclass(frozen=True)
+class Trace:
+    name: str
+    kind: str
+    family: str
+    values: list[float]
+    successes: list[bool]
+    changes: list[dict[str, object]]
+    stable: bool
+    measurable: bool  # the README's `check.ok`: the fault measurably changed the trace
+
+
+@dataclass
+class TraceScore:
+    name: str
+    kind: str
+    family: str
+    stable: bool
+    measurable: bool
+    healthy_calls: int = 0
+    false_alerts: int = 0
+    changes: int = 0
+    caught: int = 0
+    delays: tuple[int, ...] = ()
+    recoveries: int = 0
+    cleared: int = 0
+
+
+def load(folder: Path) -> list[Trace]:
+    labels = json.loads((folder / "labels.json").read_text())["streams"]
+    traces = []
+    for name in sorted(labels):
+        label = labels[name]
+        values: list[float] = []
+        successes: list[bool] = []
+        with (folder / f"{name}.csv").open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                values.append(float(row["value"]))
+                successes.append(row["success"] == "1")
+        traces.append(
+            Trace(
+                name=name,
+                kind=label["kind"],
+                family=label["family"],
+                values=values,
+                successes=successes,
+                changes=list(label["change_points"]),
+                stable=bool(label.get("stability", {}).get("stable", False)),
+                measurable=bool(label.get("check", {}).get("ok", True)),
+            )
+        )
+    return traces
+
+
+def states_of(trace: Trace) -> list[bool]:
+    """True where the operation reads "degraded" after the call."""
+    tracker = PerformanceTracker(autosave_interval=None)
+    record, state = tracker.record, tracker.state
+    degraded = []
+    for value, success in zip(trace.values, trace.successes, strict=True):
+        record("op", value, success=success)
+        degraded.append(state("op") == "degraded")
+    tracker.close()
+    return degraded
+
+
+def alerts_in(degraded: Sequence[bool]) -> list[int]:
+    return [i for i, on in enumerate(degraded) if on and (i == 0 or not degraded[i - 1])]
+
+
+def healthy_ranges(trace: Trace) -> list[tuple[int, int]]:
+    n = len(trace.values)
+    if not trace.changes:
+        return [(0, n)]
+    first = trace.changes[0]
+    ranges = [(0, int(first["index"]))]  # type: ignore[call-overload]
+    end = first.get("end")
+    if first["kind"] == "recovery" and end is not None:
+        ranges.append((int(end) + 500, n))  # type: ignore[call-overload]
+    return ranges
+
+
+def score(trace: Trace) -> TraceScore:
+    degraded = states_of(trace)
+    alerts = alerts_in(degraded)
+    result = TraceScore(trace.name, trace.kind, trace.family, trace.stable, trace.measurable)
+    for start, stop in healthy_ranges(trace):
+        result.healthy_calls += max(0, stop - start)
+        result.false_alerts += sum(start <= a < stop for a in alerts)
+    n = len(trace.values)
+    delays = []
+    for change in trace.changes:
+        index = int(change["index"])  # type: ignore[call-overload]
+        end = change.get("end")
+        stop = int(end) if end is not None else n  # type: ignore[call-overload]
+        ramp = int(change.get("ramp") or 0)  # type: ignore[call-overload]
+        result.changes += 1
+        found = [a for a in alerts if index <= a < stop]
+        if found:
+            delay = found[0] - index
+            limit = WITHIN + (ramp // 2 if change["kind"] == "drift" else 0)
+            if delay < limit:
+                result.caught += 1
+                delays.append(delay)
+        if change["kind"] == "recovery" and end is not None:
+            result.recoveries += 1
+            result.cleared += cleared_after(degraded, int(end))  # type: ignore[call-overload]
+    result.delays = tuple(delays)
+    return result
+
+
+def cleared_after(degraded: Sequence[bool], end: int) -> int:
+    run = 0
+    for index in range(end, min(len(degraded), end + CLEAR_WITHIN + CLEAR_RUN)):
+        run = 0 if degraded[index] else run + 1
+        if run >= CLEAR_RUN and index - CLEAR_RUN + 1 <= end + CLEAR_WITHIN:
+            return 1
+    return 0
+
+
+def summary(scores: Sequence[TraceScore]) -> dict[str, object]:
+    healthy = [s for s in scores if s.family == "healthy"]
+    stable = [s for s in scores if s.stable]
+    delays = [d for s in scores for d in s.delays]
+    changes = sum(s.changes for s in scores)
+    measurable = [s for s in scores if s.measurable and s.changes]
+
+    def rate(group: Sequence[TraceScore]) -> float:
+        calls = sum(s.healthy_calls for s in group)
+        return 10_000 * sum(s.false_alerts for s in group) / calls if calls else 0.0
+
+    return {
+        "traces": len(scores),
+        "false per 10k (all)": round(rate(scores), 2),
+        "false per 10k (stable)": round(rate(stable), 2),
+        "healthy traces with a false alert": (
+            f"{sum(s.false_alerts > 0 for s in healthy)} of {len(healthy)}"
+        ),
+        "caught within 500": f"{sum(s.caught for s in scores)} of {changes}",
+        "caught (measurable faults)": (
+            f"{sum(s.caught for s in measurable)} of {sum(s.changes for s in measurable)}"
+        ),
+        "median delay": statistics.median(delays) if delays else None,
+        "recoveries cleared": (
+            f"{sum(s.cleared for s in scores)} of {sum(s.recoveries for s in scores)}"
+        ),
+    }
+
+
+def by_family(scores: Sequence[TraceScore]) -> list[tuple[str, str, str, str]]:
+    groups: dict[str, list[TraceScore]] = defaultdict(list)
+    for s in scores:
+        groups[s.family].append(s)
+    rows = []
+    for family, group in sorted(groups.items()):
+        calls = sum(s.healthy_calls for s in group)
+        false = sum(s.false_alerts for s in group)
+        caught = f"{sum(s.caught for s in group)}/{sum(s.changes for s in group)}"
+        delays = [d for s in group for d in s.delays]
+        median = f"{statistics.median(delays):.0f}" if delays else "-"
+        rows.append((family, f"{10_000 * false / calls:.2f}" if calls else "-", caught, median))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--markdown", action="store_true", help="tables for benchmarks.md")
+    parser.add_argument("--per-trace", action="store_true", help="one line a trace")
+    args = parser.parse_args()
+    if not (args.data / "labels.json").exists():
+        print(f"no traces at {args.data}: nothing measured", file=sys.stderr)
+        return
+    traces = load(args.data)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        scores = list(pool.map(score, traces))
+    print(f"realtrace development set: {len(traces)} traces, "
+          f"{sum(len(t.values) for t in traces):,} calls")
+    for key, value in summary(scores).items():
+        print(f"- {key}: {value}")
+    print("\n| family | false per 10k | caught within 500 | median delay |")
+    print("|---|---:|---:|---:|")
+    for row in by_family(scores):
+        print("| " + " | ".join(row) + " |")
+    if args.per_trace:
+        print()
+        for s in scores:
+            print(
+                f"{s.name:34s} {s.family:9s} stable={s.stable!s:5s} false={s.false_alerts} "
+                f"caught={s.caught}/{s.changes} delays={list(s.delays)} "
+                f"cleared={s.cleared}/{s.recoveries}"
+            )
+
+
+if __name__ == "__main__":
+    main()
