@@ -34,7 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfguard import PerformanceTracker
+from perfguard import DetectorSettings, PerformanceTracker
 
 logging.getLogger("perfguard").setLevel(logging.CRITICAL)
 
@@ -97,9 +97,14 @@ def load(folder: Path) -> list[Trace]:
     return traces
 
 
+SETTINGS: dict[str, float] = {}  # DetectorSettings overrides (--settings)
+
+
 def states_of(trace: Trace) -> list[bool]:
     """True where the operation reads "degraded" after the call."""
-    tracker = PerformanceTracker(autosave_interval=None)
+    tracker = PerformanceTracker(
+        autosave_interval=None, detector_settings=DetectorSettings(**SETTINGS)
+    )
     record, state = tracker.record, tracker.state
     degraded = []
     for value, success in zip(trace.values, trace.successes, strict=True):
@@ -213,12 +218,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--markdown", action="store_true", help="tables for benchmarks.md")
     parser.add_argument("--per-trace", action="store_true", help="one line a trace")
+    parser.add_argument("--settings", default="{}", help="DetectorSettings fields, as JSON")
     args = parser.parse_args()
+    SETTINGS.update(json.loads(args.settings))
     if not (args.data / "labels.json").exists():
         print(f"no traces at {args.data}: nothing measured", file=sys.stderr)
         return
     traces = load(args.data)
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with ProcessPoolExecutor(max_workers=args.jobs, initializer=SETTINGS.update,
+                             initargs=(dict(SETTINGS),)) as pool:
         scores = list(pool.map(score, traces))
     print(f"realtrace development set: {len(traces)} traces, "
           f"{sum(len(t.values) for t in traces):,} calls")

@@ -47,6 +47,9 @@ class TrackerConfig:
     batch_size: samples buffered before the statistics absorb them (amortization).
     improvement_ratio: a mature baseline is replaced automatically only by a window whose
         p50 and p95 are both at most this fraction of the baseline's (a real speed-up).
+    idle_after: seconds without a call after which state() reads "idle" (None: never),
+        so a gauge or a dashboard does not show a frozen "degraded" once traffic stops;
+        the next call brings back the detector's state.
     """
 
     window_size: int = 1000
@@ -62,6 +65,7 @@ class TrackerConfig:
     exemplars: int = 5
     batch_size: int = 64
     improvement_ratio: float = 0.9
+    idle_after: float | None = 600.0
 
     def __post_init__(self) -> None:
         _require_int("window_size", self.window_size, 2, 10_000_000)
@@ -78,6 +82,7 @@ class TrackerConfig:
         _require_int("exemplars", self.exemplars, 0, 1000)
         _require_int("batch_size", self.batch_size, 1, 100_000)
         _require_positive_number("improvement_ratio", self.improvement_ratio)
+        _require_positive_number("idle_after", self.idle_after, allow_none=True)
         if self.improvement_ratio >= 1:
             raise ConfigurationError(
                 "improvement_ratio", self.improvement_ratio, "a number in (0, 1)"

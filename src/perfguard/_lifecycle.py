@@ -13,6 +13,8 @@ update rule, and the detector armed on the current baseline (docs/detection.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import replace
 
 from ._baseline import Baseline
 from ._config import TrackerConfig
@@ -27,6 +29,7 @@ class BaselineLifecycle:
 
     __slots__ = (
         "_config",
+        "_family",
         "_learning_successes",
         "_mature",
         "_next_refresh",
@@ -37,9 +40,15 @@ class BaselineLifecycle:
         "slow_threshold",
     )
 
-    def __init__(self, config: TrackerConfig, settings: DetectorSettings) -> None:
+    def __init__(
+        self,
+        config: TrackerConfig,
+        settings: DetectorSettings,
+        family: Callable[[], int] | None = None,
+    ) -> None:
         self._config = config
         self._settings = settings
+        self._family = family  # how many operations share the false-alarm budget
         self.baseline: Baseline | None = None
         self.detector: SustainedDetector | None = None
         self.slow_threshold = math.inf
@@ -73,8 +82,17 @@ class BaselineLifecycle:
         # Failures never enter a baseline, so a full window may hold fewer successes.
         needed = min(self._settings.min_baseline_samples, (8 * config.window_size) // 10)
         armed = baseline.sample_count >= needed
-        self.detector = SustainedDetector(baseline, self._settings, recent) if armed else None
+        self.detector = SustainedDetector(baseline, self._tuning(), recent) if armed else None
         self._schedule_refresh(at_sample)
+
+    def _tuning(self) -> DetectorSettings:
+        """The settings, with the family size filled in when it is automatic: the
+        operations known now, so the whole tracker shares one false-alarm budget."""
+        settings = self._settings
+        if settings.family_size is not None:
+            return settings
+        size = max(1, self._family()) if self._family is not None else 1
+        return replace(settings, family_size=size)
 
     def _schedule_refresh(self, at_sample: int) -> None:
         # A mature baseline (learned from a full window, or restored) is re-examined once

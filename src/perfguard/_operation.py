@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._baseline import Baseline
@@ -35,6 +35,7 @@ class Operation:
     __slots__ = (
         "_block",
         "_block_times",
+        "_idle_after",
         "_lifecycle",
         "degradation_count",
         "delta",
@@ -60,6 +61,7 @@ class Operation:
         detector_settings: DetectorSettings,
         baseline: Baseline | None = None,
         sketch_scale: int | None = None,
+        family: Callable[[], int] | None = None,
     ) -> None:
         self.name = name
         self.lock = threading.Lock()
@@ -73,13 +75,14 @@ class Operation:
         self.histogram: DurationHistogram | None = None  # only when an exporter asks
         self.exemplars = Exemplars(config.exemplars, config.window_size)
         self.last_seen = 0.0 if baseline is None else baseline.last_seen_at
+        self._idle_after = config.idle_after
         self._block: list[float] = []
         # absorb time of the last _DATED_BLOCKS blocks, block k at slot k % _DATED_BLOCKS
         # (an array: 8 bytes a block), allocated when the detector first needs it
         self._block_times: array[float] | None = None
         # Only for stores shared by many processes: what to send at the next flush.
         self.delta = None if sketch_scale is None else SketchDelta(LogSketch(sketch_scale))
-        self._lifecycle = BaselineLifecycle(config, detector_settings)
+        self._lifecycle = BaselineLifecycle(config, detector_settings, family)
         if baseline is not None:
             self._lifecycle.adopt(baseline, mature=True, at_sample=0)
         self._copy_hot_figures()
@@ -101,12 +104,21 @@ class Operation:
 
     @property
     def state(self) -> str:
+        """The detector's state: "learning", "ok" or "degraded"."""
         lifecycle = self._lifecycle
         if lifecycle.baseline is None:
             return "learning"
         if lifecycle.detector is not None and lifecycle.detector.degraded:
             return "degraded"
         return "ok"
+
+    def state_at(self, now: float) -> str:
+        """What a person should read at wall time `now`: "idle" once no call has been
+        absorbed for `idle_after` seconds (the state underneath is kept), else `state`."""
+        idle_after = self._idle_after
+        if idle_after is not None and self.last_seen and now - self.last_seen >= idle_after:
+            return "idle"
+        return self.state
 
     # -- absorbing samples ---------------------------------------------------------------
 

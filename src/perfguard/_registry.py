@@ -47,6 +47,7 @@ class OperationRegistry:
         self._lock = threading.Lock()
         self._overflow: Operation | None = None
         self._histogram_bounds: tuple[float, ...] | None = None
+        self._restoring = 0  # baselines being restored: all count in the family at once
 
     # -- finding and creating ------------------------------------------------------------
 
@@ -78,8 +79,19 @@ class OperationRegistry:
     def names(self) -> list[str]:
         return sorted(self.operations)
 
+    def family_size(self) -> int:
+        """Operations sharing the tracker's false-alarm budget (DetectorSettings)."""
+        return max(1, len(self.operations), self._restoring)
+
     def _new(self, name: str, baseline: Baseline | None = None) -> Operation:
-        op = Operation(name, self._config, self._detector_settings, baseline, self.sketch_scale)
+        op = Operation(
+            name,
+            self._config,
+            self._detector_settings,
+            baseline,
+            self.sketch_scale,
+            family=self.family_size,
+        )
         if self._histogram_bounds is not None:
             op.enable_histogram(self._histogram_bounds)
         return op
@@ -105,9 +117,15 @@ class OperationRegistry:
 
     def restore(self, baselines: Mapping[str, Baseline], cutoff: float | None) -> None:
         """At construction: one operation per stored baseline seen since `cutoff`."""
-        for name, baseline in baselines.items():
-            if cutoff is None or baseline.last_seen_at >= cutoff:
-                self.operations[name] = self._new(name, baseline)
+        kept = {
+            name: baseline
+            for name, baseline in baselines.items()
+            if cutoff is None or baseline.last_seen_at >= cutoff
+        }
+        self._restoring = len(self.operations) + len(kept)
+        for name, baseline in kept.items():
+            self.operations[name] = self._new(name, baseline)
+        self._restoring = 0
 
     def adopt(self, name: str, baseline: Baseline) -> bool:
         """Take a shared baseline: a new operation under the cap, else the existing

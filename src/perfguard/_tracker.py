@@ -210,11 +210,13 @@ class PerformanceTracker:
 
     def stats(self, name: str) -> OperationStats:
         """Figures for one operation (see the README for every key)."""
-        return self._registry.absorbed(self._registry.lookup(name), stats_of)
+        now = self._clock.wall()
+        return self._registry.absorbed(self._registry.lookup(name), lambda o: stats_of(o, now))
 
     def state(self, name: str) -> str:
-        """ "learning", "ok" or "degraded"."""
-        return self._registry.absorbed(self._registry.lookup(name), lambda op: op.state)
+        """ "learning", "ok", "degraded", or "idle" after `idle_after` seconds without calls."""
+        now = self._clock.wall()
+        return self._registry.absorbed(self._registry.lookup(name), lambda o: o.state_at(now))
 
     def baseline(self, name: str) -> Baseline | None:
         """The current baseline of an operation, None while it is learning."""
@@ -222,7 +224,8 @@ class PerformanceTracker:
 
     def snapshot(self, name: str) -> OperationSnapshot:
         """Counters and figures of one operation, for exporters."""
-        return self._registry.absorbed(self._registry.lookup(name), snapshot_of)
+        now = self._clock.wall()
+        return self._registry.absorbed(self._registry.lookup(name), lambda o: snapshot_of(o, now))
 
     def operations(self) -> list[str]:
         """Names of every operation known (recorded or restored), sorted."""

@@ -24,7 +24,7 @@ class OperationStats(TypedDict):
     """
 
     operation: str
-    state: str
+    state: str  # "learning", "ok", "degraded" or "idle"
     sample_count: int
     window_count: int
     failure_count: int
@@ -68,8 +68,9 @@ class OperationSnapshot:
     histogram_sum: float
 
 
-def stats_of(op: Operation) -> OperationStats:
-    """The stats() figures. Caller holds `op.lock` and has absorbed pending samples."""
+def stats_of(op: Operation, now: float) -> OperationStats:
+    """The stats() figures at wall time `now`. Caller holds `op.lock` and has absorbed
+    pending samples."""
     encoded = op.window.encoded()
     successful = sorted(v for v in encoded if v >= 0.0)
     window_failures = len(encoded) - len(successful)
@@ -86,7 +87,7 @@ def stats_of(op: Operation) -> OperationStats:
     baseline = op.baseline
     return {
         "operation": op.name,
-        "state": op.state,
+        "state": op.state_at(now),
         "sample_count": total,
         "window_count": len(encoded),
         "failure_count": op.failure_count,
@@ -116,12 +117,13 @@ _RECENT_KEYS = tuple(
 )
 
 
-def snapshot_of(op: Operation) -> OperationSnapshot:
-    """Counters and figures for exporters. Caller holds `op.lock`, samples absorbed."""
+def snapshot_of(op: Operation, now: float) -> OperationSnapshot:
+    """Counters and figures for exporters at wall time `now`. Caller holds `op.lock`,
+    samples absorbed."""
     histogram = op.histogram
     return OperationSnapshot(
         name=op.name,
-        state=op.state,
+        state=op.state_at(now),
         calls=op.sample_count,
         failures=op.failure_count,
         slow_calls=op.degradation_count,

@@ -25,10 +25,13 @@ def effect_ratio(
     reference: Reference,
     reference_error: float,
     settings: DetectorSettings,
+    level_floor: float = 1.0,
 ) -> float | None:
-    """The effect ratio of a signal on its span, None when below the floors."""
+    """The effect ratio of a signal on its span, None when below the floors.
+    `level_floor`: the p50 ratio the operation's own healthy wander reaches over a span
+    this long (noise.py); a latency shift must clear it too."""
     if signal == "latency":
-        return _latency_effect(span, current, reference.p50, settings)
+        return _latency_effect(span, current, reference.p50, settings, level_floor)
     if signal == "tail":
         return _tail_effect(span, current, reference, settings)
     if current["error_rate"] - reference.baseline.error_rate >= settings.error_floor:
@@ -37,14 +40,17 @@ def effect_ratio(
 
 
 def _latency_effect(
-    span: list[float], current: dict[str, float], p50: float, settings: DetectorSettings
+    span: list[float],
+    current: dict[str, float],
+    p50: float,
+    settings: DetectorSettings,
+    level_floor: float,
 ) -> float | None:
     # A burst is a dense run of slow calls: the shift must survive its removal.
     trimmed = without_densest_run(span, p50, settings.burst_length)
+    floor = max(settings.latency_floor, level_floor)
     ratio = ratio_of(current["p50"], p50)
-    if ratio >= settings.latency_floor and ratio_of(quantile_of(trimmed, 0.5), p50) >= (
-        settings.latency_floor
-    ):
+    if ratio >= floor and ratio_of(quantile_of(trimmed, 0.5), p50) >= floor:
         return ratio
     return None
 

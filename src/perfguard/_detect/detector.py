@@ -28,7 +28,9 @@ from .._baseline import Baseline
 from .._events import Signal
 from .confirm import current_figures, effect_ratio, ratio_of
 from .cusum import BinomialCusum
-from .reference import TRACK_EVERY, Reference
+from .noise import LevelNoise
+from .recovery import Recovery
+from .reference import TRACK_EVERY, Reference, block_medians
 from .settings import BLOCK_SIZE, DetectorSettings
 
 _SIGNAL_OF: dict[str, Signal] = {
@@ -72,7 +74,7 @@ class SustainedDetector:
         )
         # Bonferroni-style: N operations watched together share one false-alarm budget,
         # so each test needs ln(N) more evidence (e^-h bounds a false start per excursion).
-        extra = math.log(s.family_size)
+        extra = math.log(s.family_size or 1)
         threshold, tail_threshold = s.threshold + extra, s.tail_threshold + extra
         self._latency = BinomialCusum(0.5, s.latency_shift, threshold)
         self._jump = BinomialCusum(0.5, s.latency_jump, threshold)
@@ -91,13 +93,15 @@ class SustainedDetector:
         self._gate = threshold * s.track_gate
         if self._reference.anchored:
             self._reference.track(math.inf, s)
-        self._recovery: dict[Signal, BinomialCusum] = {}
-        self._recovery_p50 = self._recovery_p95 = math.inf
+        self._noise = _learned_noise(baseline, recent_encoded)
+        self._recovery: Recovery | None = None  # while degraded
         self.degraded_signals: tuple[Signal, ...] = ()
         self.episode_start = 0
         self._next_decision_block = 0
         self._rejections = 0  # consecutive rejected proposals (they back off)
         self._decision_at = 0  # the sample index a pending decision is taken at
+        self._deciding_on: frozenset[str] = frozenset()  # tests firing at that decision
+        self._rejected_firing: frozenset[str] = frozenset()  # ... at the last rejection
         self._persistence: dict[Signal, int] = {
             "latency": s.min_persistence,
             "tail": s.tail_persistence,
@@ -121,15 +125,13 @@ class SustainedDetector:
         self._blocks_seen += 1
         self._reference.note_block(sorted_successes)
         if self.degraded_signals:
-            # Recovered means back below _recovery_p50/_p95 (see _start_recovery_tests).
-            return self._observe_recovery(
-                n_ok - bisect_right(sorted_successes, self._recovery_p50),
-                n_ok - bisect_right(sorted_successes, self._recovery_p95),
-                n_ok,
-                failures,
-                block_start,
-            )
+            assert self._recovery is not None
+            return self._recovery.observe(sorted_successes, failures, block_start)
         proposed = n_ok > 0 and self._propose(sorted_successes, n_ok, block_start)
+        if n_ok:
+            half = n_ok // 2  # the middle (of an even count: the mean of the two middles)
+            upper = sorted_successes[half]
+            self._note_level(upper if n_ok % 2 else 0.5 * (upper + sorted_successes[half - 1]))
         errors = self._errors
         if (failures or errors.statistic) and errors.update(failures, n_ok + failures, block_start):
             proposed = True
@@ -137,7 +139,10 @@ class SustainedDetector:
             self._track()
         if proposed:
             return self._decision_due(block_start + BLOCK_SIZE)
+        # no test over its threshold: the next proposal is a new one, judged at once
         self._rejections = 0
+        self._next_decision_block = 0
+        self._rejected_firing = frozenset()
         return False
 
     def _propose(self, sorted_successes: list[float], n_ok: int, block_start: int) -> bool:
@@ -166,9 +171,26 @@ class SustainedDetector:
                 test.statistic = 0.0
         return proposed
 
+    def _note_level(self, median: float) -> None:
+        """Learn the block's level while no latency test weighs evidence; hold it back
+        while one does (noise.py says why)."""
+        p50 = self._reference.p50
+        if p50 <= 0.0:
+            return
+        level = math.log(max(median, p50 * 1e-6) / p50)
+        gate = self._gate
+        noise = self._noise
+        if self._latency.statistic > gate or self._jump.statistic > gate:
+            noise.hold(level)
+            return
+        if noise.holding:
+            noise.release()
+        noise.learn(level)
+
     def _decision_due(self, next_sample: int) -> bool:
-        if self._blocks_seen < self._next_decision_block:
-            return False
+        firing = frozenset(name for name, t in self._tests.items() if t.statistic > t.threshold)
+        if self._blocks_seen < self._next_decision_block and firing <= self._rejected_firing:
+            return False  # backing off, and no test has started firing since the rejection
         short = min(
             self._persistence[signal] - (next_sample - start)
             for signal, start in self._signal_starts().items()
@@ -183,6 +205,7 @@ class SustainedDetector:
         wait = 2 + 2 * rejections if rejections < 12 else min(256, 16 << (rejections - 11))
         self._next_decision_block = self._blocks_seen + wait
         self._decision_at = next_sample
+        self._deciding_on = firing
         return True
 
     def _track(self) -> None:
@@ -197,25 +220,6 @@ class SustainedDetector:
             if step <= 0.0:
                 return
         self._reference.track(step, s)
-
-    def _observe_recovery(
-        self, above_median: int, above_tail: int, n_ok: int, failures: int, block_start: int
-    ) -> bool:
-        """Reverse tests: a "hit" is a sample that looks healthy. One block can take back
-        only a little evidence, so a short burst does not restart a recovery."""
-        all_clear = True
-        for signal, test in self._recovery.items():
-            if signal == "latency":
-                healthy, trials = n_ok - above_median, n_ok
-            elif signal == "tail":
-                healthy, trials = n_ok - above_tail, n_ok
-            else:
-                healthy, trials = n_ok, n_ok + failures
-            if trials:
-                test.update(healthy, trials, block_start, -self.settings.recovery_block_floor)
-            if test.statistic <= test.threshold:
-                all_clear = False
-        return all_clear
 
     # -- stage two -----------------------------------------------------------------------
 
@@ -238,7 +242,7 @@ class SustainedDetector:
         if self.degraded_signals:
             # the samples that convinced the reverse tests, so the verdict shows the
             # recovered figures rather than a mix with the end of the incident
-            began = min((t.started_at for t in self._recovery.values()), default=0)
+            began = self._recovery.began if self._recovery is not None else 0
             return max(2 * BLOCK_SIZE, min(next_sample - began, s.recent_samples))
         starts = self._signal_starts().values()
         start = min(starts) if starts else next_sample - s.recent_samples
@@ -250,7 +254,12 @@ class SustainedDetector:
         if self.degraded_signals:
             return self._recover(current_figures(recent_encoded))
         verdict = self._confirmed(recent_encoded)
-        self._rejections = 0 if verdict is not None else self._rejections + 1
+        if verdict is None:
+            self._rejections += 1
+            self._rejected_firing = self._deciding_on
+        else:
+            self._rejections = 0
+            self._rejected_firing = frozenset()
         return verdict
 
     def _confirmed(self, recent: list[float]) -> Verdict | None:
@@ -267,8 +276,15 @@ class SustainedDetector:
             current = figures_by_start.get(start)
             if current is None:
                 current = figures_by_start[start] = current_figures(span)
+            level_floor = math.exp(self._noise.upper(len(span) / BLOCK_SIZE, self.settings.noise_z))
             ratio = effect_ratio(
-                signal, span, current, self._reference, self._reference_error, self.settings
+                signal,
+                span,
+                current,
+                self._reference,
+                self._reference_error,
+                self.settings,
+                level_floor,
             )
             if ratio is not None:
                 confirmed.append(signal)
@@ -278,9 +294,16 @@ class SustainedDetector:
         if not confirmed:
             return None
         start = min(starts[signal] for signal in confirmed)
+        self._noise.discard()
         self.degraded_signals = tuple(confirmed)
         self.episode_start = start
-        self._start_recovery_tests(shown)
+        self._recovery = Recovery(
+            self.degraded_signals,
+            shown,
+            self._reference,
+            self.settings,
+            (self._reference_error, self._error_alt),
+        )
         evidence = self._evidence(starts)
         return Verdict("degraded", tuple(confirmed), shown, ratios[confirmed[0]], evidence, start)
 
@@ -291,43 +314,36 @@ class SustainedDetector:
             "threshold": self._latency.threshold,
             "fired": [name for name, t in self._tests.items() if t.statistic > t.threshold],
             "reference_scale": round(self._reference.scale, 4),
+            "level_sd": round(self._noise.sd, 4),  # of log(block median / reference p50)
+            "level_rho": round(self._noise.rho, 3),
             "change_points": dict(starts),
         }
 
-    def _start_recovery_tests(self, current: dict[str, float]) -> None:
-        """Recovered means the effect has mostly gone: the level back below the geometric
-        middle of reference and episode (at least `recovery_tolerance` x the reference,
-        never below the learned baseline). A reference tracked down a little before the
-        incident, or a daily cycle that moved on meanwhile, must not hold it open."""
-        s = self.settings
-        reference = self._reference
-        floor = s.recovery_tolerance * max(1.0, 1.0 / reference.scale)
-        p50, p95 = reference.p50, reference.p95
-        self._recovery_p50 = p50 * max(floor, math.sqrt(ratio_of(current["p50"], p50)))
-        self._recovery_p95 = p95 * max(floor, math.sqrt(ratio_of(current["p95"], p95)))
-        self._recovery = {}
-        for signal in self.degraded_signals:
-            if signal == "latency":
-                test = BinomialCusum(1.0 - s.latency_shift, 0.5, s.recovery_threshold)
-            elif signal == "tail":
-                test = BinomialCusum(1.0 - s.tail_rate, 0.95, s.recovery_threshold)
-            else:
-                test = BinomialCusum(
-                    1.0 - self._error_alt, 1.0 - self._reference_error, s.recovery_threshold
-                )
-            self._recovery[signal] = test
-
     def _recover(self, current: dict[str, float]) -> Verdict:
         signals = self.degraded_signals
+        tests = self._recovery.tests if self._recovery is not None else {}
         evidence = {
             "test": "reverse binomial CUSUM (return to the reference)",
-            "statistics": {name: round(t.statistic, 3) for name, t in self._recovery.items()},
+            "statistics": {name: round(t.statistic, 3) for name, t in tests.items()},
             "threshold": self.settings.recovery_threshold,
         }
         ratio = ratio_of(current["p50"], self._reference.p50)
         verdict = Verdict("recovered", signals, current, ratio, evidence, self.episode_start)
         self.degraded_signals = ()
-        self._recovery = {}
+        self._recovery = None
         for test in self._tests.values():
             test.reset()
         return verdict
+
+
+def _learned_noise(baseline: Baseline, recent_encoded: list[float] | None) -> LevelNoise:
+    """The level noise of the samples the baseline was learned from, over a prior of
+    independent calls (the median of a block of 16 spreads by ~0.31 log-scales)."""
+    prior_sd = 0.313 * max(baseline.log_scale, 0.0)
+    p50 = baseline.p50
+    if p50 <= 0.0:
+        return LevelNoise(0.0, prior_sd, [])
+    levels = [
+        math.log(max(m, p50 * 1e-6) / p50) for m in block_medians(recent_encoded or [], middle=True)
+    ]
+    return LevelNoise(0.0, prior_sd, levels)

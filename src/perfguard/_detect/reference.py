@@ -74,13 +74,16 @@ class Reference:
             self.p99 = base.p99 * max(1.0, scale)
 
 
-def block_medians(encoded: list[float]) -> list[float]:
+def block_medians(encoded: list[float], *, middle: bool = False) -> list[float]:
     """Medians of the successful samples of consecutive 16-sample blocks, aligned to the
-    end (the newest block is complete)."""
+    end (the newest block is complete): the upper middle value of an even count, or
+    with `middle` the mean of the two middle values."""
     medians = []
     for end in range(len(encoded), BLOCK_SIZE - 1, -BLOCK_SIZE):
         block = sorted(v for v in encoded[end - BLOCK_SIZE : end] if v >= 0.0)
         if block:
-            medians.append(block[len(block) // 2])
+            half = len(block) // 2
+            even = middle and not len(block) % 2
+            medians.append(0.5 * (block[half] + block[half - 1]) if even else block[half])
     medians.reverse()
     return medians

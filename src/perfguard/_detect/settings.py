@@ -19,7 +19,9 @@ class DetectorSettings:
     tail_rate: float = 0.15  # share above reference p95 the p95 test is tuned for
     extreme_rate: float = 0.04  # share above reference p99 the p99 test is tuned for
     threshold: float = 12.0  # log-likelihood ratio needed to propose an alert
-    family_size: int = 1  # operations sharing one false-alarm budget (adds ln N)
+    # operations sharing one false-alarm budget (adds ln N to every threshold); None: the
+    # operations the tracker knows when the detector is armed (one budget per tracker)
+    family_size: int | None = None
     tail_threshold: float = 9.0  # the same for the tail tests (confirmed more strictly)
     recovery_threshold: float = 6.0
     recovery_block_floor: float = 3.0  # most evidence one block can take from a recovery
@@ -39,6 +41,7 @@ class DetectorSettings:
     track_gate: float = 0.5  # tracking slows while a test exceeds gate x threshold
     track_while_proposing: float = 0.5  # ... to this fraction of track_step
     track_deadband: float = 0.03  # level changes smaller than this (log) are noise
+    noise_z: float = 3.5  # a latency shift must stand this many level deviations out
     recent_samples: int = 128  # samples the recovery verdict describes
     max_span: int = 768  # most recent samples a confirmation looks at
 
@@ -57,8 +60,11 @@ class DetectorSettings:
                 raise ConfigurationError(name, value, "a finite number >= 1")
         for name in _COUNTS:
             value = getattr(self, name)
+            if name == "family_size" and value is None:
+                continue
             if type(value) is not int or value < 1:
-                raise ConfigurationError(name, value, "an int >= 1")
+                expected = "an int >= 1 or None" if name == "family_size" else "an int >= 1"
+                raise ConfigurationError(name, value, expected)
 
 
 _OPEN_INTERVALS = (
@@ -80,6 +86,7 @@ _POSITIVE = (
     "track_step",
     "track_gate",
     "track_deadband",
+    "noise_z",
 )
 _COUNTS = (
     "family_size",

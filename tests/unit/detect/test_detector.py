@@ -7,6 +7,8 @@ down behaviour on a few fixed-seed streams per family.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from perfguard import ConfigurationError, DegradationEvent, DetectorSettings, PerformanceTracker
@@ -164,7 +166,7 @@ def test_detector_settings_reject_bad_values(field: str, value: object) -> None:
 def test_family_size_needs_more_evidence() -> None:
     samples = degrade(healthy("lognormal", CHANGE + 2000, 101), CHANGE, 102, factor=lambda i: 1.3)
 
-    def alert_at(settings: DetectorSettings) -> int:
+    def alert_at(settings: DetectorSettings) -> tuple[int, float]:
         events: list[DegradationEvent] = []
         tracker = PerformanceTracker(
             autosave_interval=None, on_alert=events.append, detector_settings=settings
@@ -173,9 +175,13 @@ def test_family_size_needs_more_evidence() -> None:
             tracker.record("op", value, success=ok)
         alert = first_alert(events)
         assert alert is not None
-        return alert.sample_index
+        return alert.sample_index, float(alert.evidence["threshold"])
 
-    assert alert_at(DetectorSettings(family_size=1000)) > alert_at(DetectorSettings())
+    shared_at, shared_threshold = alert_at(DetectorSettings(family_size=1000))
+    alone_at, alone_threshold = alert_at(DetectorSettings(family_size=1))
+    assert shared_threshold == pytest.approx(alone_threshold + math.log(1000))
+    # the effect floor may decide first; more evidence never makes an alert earlier
+    assert shared_at >= alone_at
 
 
 def test_event_dates_the_episode_start_in_samples_and_time() -> None:

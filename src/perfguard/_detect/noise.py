@@ -1,0 +1,104 @@
+"""How much an operation's level wanders while it is healthy: the yardstick that keeps
+wander from being evidence.
+
+Real latency is autocorrelated: GC, scheduling or a neighbour move the level by 20-40 %
+for hundreds of calls. The level of a block is the log of its median over the reference
+p50; while healthy, those values have a spread `sd` and a lag-one autocorrelation `rho`.
+The mean over `n` consecutive blocks then varies with standard deviation
+sd * sqrt((1 + rho) / ((1 - rho) * n)) (the AR(1) effective sample size of batch
+means): for independent calls `rho` is about 0 and the yardstick shrinks as 1/sqrt(n);
+for a wandering level it stays wide for long spans. A latency shift is confirmed only
+when it stands `z` of those deviations above the reference (and above the fixed floor).
+The level is a log-ratio, so a large effect (3x, 1000x) clears any yardstick at once.
+
+What it learns from: the window the baseline was learned from, then every block while
+the operation is ok. Blocks seen while a test is accumulating evidence are held back;
+they are learned from only if the evidence dies down without an alert (it was wander),
+and dropped if an alert is confirmed (it was a degradation, not noise).
+"""
+
+from __future__ import annotations
+
+import math
+
+_PRIOR_BLOCKS = 32  # weight of the prior (independent calls) in blocks
+_MEMORY = 512  # blocks: the estimate follows the last ~8,000 calls
+_HELD_AT_MOST = 96  # blocks held back while evidence accumulates
+_MAX_RHO = 0.95
+
+
+class LevelNoise:
+    """Mean, spread and lag-one autocorrelation of block levels."""
+
+    __slots__ = ("_cov", "_held", "_last", "_mean", "_var", "_weight", "prior_mean", "prior_sd")
+
+    def __init__(self, prior_mean: float, prior_sd: float, levels: list[float]) -> None:
+        # prior: independent calls (the spread of a 16-call median), so a short history
+        # cannot claim an operation quieter than independent calls would be
+        self.prior_sd = prior_sd
+        self.prior_mean = prior_mean
+        self._mean = prior_mean
+        self._var = prior_sd * prior_sd
+        self._cov = 0.0
+        self._weight = float(_PRIOR_BLOCKS)
+        self._last: float | None = None
+        self._held: list[float] = []
+        for level in levels:
+            self.learn(level)
+
+    def learn(self, level: float) -> None:
+        """One healthy block's level."""
+        self._weight = min(self._weight + 1.0, float(_MEMORY))
+        rate = 1.0 / self._weight
+        previous = self._last
+        deviation = level - self._mean
+        self._mean += rate * deviation
+        self._var += rate * (deviation * (level - self._mean) - self._var)
+        if previous is not None:
+            self._cov += rate * ((previous - self._mean) * (level - self._mean) - self._cov)
+        self._last = level
+
+    def hold(self, level: float) -> None:
+        """A block seen while evidence accumulates: learned from later, or never."""
+        if len(self._held) < _HELD_AT_MOST:
+            self._held.append(level)
+
+    def release(self) -> None:
+        """The evidence died down without an alert: what was held was wander."""
+        held, self._held = self._held, []
+        for level in held:
+            self.learn(level)
+
+    def discard(self) -> None:
+        """An alert was confirmed: what was held was the degradation."""
+        self._held = []
+        self._last = None
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
+    @property
+    def mean(self) -> float:
+        return self._mean
+
+    @property
+    def sd(self) -> float:
+        return math.sqrt(max(self._var, 0.0))
+
+    @property
+    def rho(self) -> float:
+        var = self._var
+        if var <= 0.0:
+            return 0.0
+        return min(max(self._cov / var, 0.0), _MAX_RHO)
+
+    def yardstick(self, blocks: float) -> float:
+        """Standard deviation of the mean level over `blocks` consecutive healthy blocks."""
+        rho = self.rho
+        n = max(blocks, 1.0)
+        return self.sd * math.sqrt((1.0 + rho) / ((1.0 - rho) * n))
+
+    def upper(self, blocks: float, z: float) -> float:
+        """The level a span of `blocks` healthy blocks stays below, but for z deviations."""
+        return max(self._mean, self.prior_mean) + z * self.yardstick(blocks)
