@@ -32,11 +32,11 @@ class BaselineLifecycle:
         "_family",
         "_learning_successes",
         "_mature",
-        "_next_refresh",
         "_settings",
         "baseline",
         "detector",
         "drain_trigger",
+        "next_refresh",
         "slow_threshold",
     )
 
@@ -55,7 +55,7 @@ class BaselineLifecycle:
         self.drain_trigger = 1  # learning: absorb every sample so establishment is exact
         self._learning_successes = 0
         self._mature = False
-        self._next_refresh = 0
+        self.next_refresh = 0
 
     @property
     def under_test(self) -> bool:
@@ -98,9 +98,9 @@ class BaselineLifecycle:
         # A mature baseline (learned from a full window, or restored) is re-examined once
         # a window; a young one when the number of samples seen has doubled.
         if self._mature:
-            self._next_refresh = at_sample + self._config.window_size
+            self.next_refresh = at_sample + self._config.window_size
         else:
-            self._next_refresh = max(2 * at_sample, at_sample + BLOCK_SIZE)
+            self.next_refresh = max(2 * at_sample, at_sample + BLOCK_SIZE)
 
     def learn(
         self, batch: list[float], first_index: int, window: RollingWindow, now: float
@@ -120,9 +120,6 @@ class BaselineLifecycle:
                     self.adopt(baseline, mature=False, at_sample=first_index + offset + 1)
                     return baseline
         return None
-
-    def refresh_due(self, block_end: int) -> bool:
-        return self.baseline is not None and block_end >= self._next_refresh
 
     def refresh(
         self, window: RollingWindow, later: int, at_sample: int, now: float

@@ -154,21 +154,7 @@ class Operation:
             self.histogram.count(batch)
         if self._lifecycle.baseline is None:
             self._learn(batch, first_index, now, notes)
-        self._cut_blocks(batch, now, notes)
-        self.window.compact()
-        return notes
-
-    def _learn(
-        self, batch: list[float], first_index: int, now: float, notes: list[Notification]
-    ) -> None:
-        baseline = self._lifecycle.learn(batch, first_index, self.window, now)
-        if baseline is not None:
-            self._copy_hot_figures()
-            notes.append(BaselineChange(self.name, "established", baseline))
-
-    def _cut_blocks(self, batch: list[float], now: float, notes: list[Notification]) -> None:
-        """Complete blocks of BLOCK_SIZE samples from the batch, keeping the remainder."""
-        count = len(batch)
+        # complete blocks of BLOCK_SIZE samples, keeping the remainder for the next batch
         block = self._block
         position = 0
         while position < count:
@@ -184,40 +170,49 @@ class Operation:
             self._close_block(block, count - position, now, notes)
             block = []
         self._block = block
+        self.window.compact()
+        return notes
+
+    def _learn(
+        self, batch: list[float], first_index: int, now: float, notes: list[Notification]
+    ) -> None:
+        baseline = self._lifecycle.learn(batch, first_index, self.window, now)
+        if baseline is not None:
+            self._copy_hot_figures()
+            notes.append(BaselineChange(self.name, "established", baseline))
 
     def _close_block(
         self, block: list[float], later: int, now: float, notes: list[Notification]
     ) -> None:
-        """A full block of BLOCK_SIZE samples; `later` samples of the batch follow it."""
+        """A full block of BLOCK_SIZE samples; `later` samples of the batch follow it.
+        Runs once every 16 calls: written with as few calls as it can be."""
         block_end = self.sample_count - later
         lifecycle = self._lifecycle
         detector = lifecycle.detector
         if detector is not None:
-            self._observe(detector, block, block_end, later, now, notes)
-        if lifecycle.refresh_due(block_end):
+            times = self._block_times
+            if times is None:
+                times = self._block_times = array("d", bytes(8 * _DATED_BLOCKS))
+            times[(block_end // BLOCK_SIZE - 1) % _DATED_BLOCKS] = now
+            block.sort()  # in place: this block is not used again
+            failures = bisect_left(block, 0.0) if block[0] < 0.0 else 0
+            successes = block[failures:] if failures else block
+            if detector.observe_block(successes, failures, block_end - BLOCK_SIZE):
+                self._decide(detector, block_end, later, now, notes)
+        if lifecycle.baseline is not None and block_end >= lifecycle.next_refresh:
             replaced = lifecycle.refresh(self.window, later, block_end, now)
             if replaced is not None:
                 self._copy_hot_figures()
                 notes.append(BaselineChange(self.name, *replaced))
 
-    def _observe(
+    def _decide(
         self,
         detector: SustainedDetector,
-        block: list[float],
         block_end: int,
         later: int,
         now: float,
         notes: list[Notification],
     ) -> None:
-        times = self._block_times
-        if times is None:
-            times = self._block_times = array("d", bytes(8 * _DATED_BLOCKS))
-        times[(block_end // BLOCK_SIZE - 1) % _DATED_BLOCKS] = now
-        block.sort()  # in place: this block is not used again
-        failures = bisect_left(block, 0.0) if block[0] < 0.0 else 0
-        successes = block[failures:] if failures else block
-        if not detector.observe_block(successes, failures, block_end - BLOCK_SIZE):
-            return
         span = detector.evidence_span(block_end)
         verdict = detector.decide(self.window.encoded(later)[-span:])
         if verdict is None:

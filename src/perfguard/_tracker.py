@@ -132,7 +132,7 @@ class PerformanceTracker:
             valid = False
         if not valid or duration.__class__ is bool:
             raise InvalidDurationError(str(name), duration)
-        self._record_outcome(name, duration, success, metadata)
+        self._recorder.record_outcome(name, duration, success, metadata)
 
     @overload
     def time_operation(self, name: Callable[P, R]) -> Callable[P, R]: ...

@@ -30,7 +30,7 @@ from .confirm import current_figures, effect_ratio, ratio_of
 from .cusum import BinomialCusum
 from .noise import LevelNoise
 from .recovery import Recovery
-from .reference import TRACK_EVERY, Reference, block_medians
+from .reference import KEEP_MEDIANS, TRACK_EVERY, Reference, block_medians
 from .settings import BLOCK_SIZE, DetectorSettings
 
 _SIGNAL_OF: dict[str, Signal] = {
@@ -40,6 +40,7 @@ _SIGNAL_OF: dict[str, Signal] = {
     "tail_extreme": "tail",
     "errors": "errors",
 }
+_NO_TESTS: frozenset[str] = frozenset()
 _MIN_ERROR_RATE = 0.002  # an error-free baseline must not make one failure a catastrophe
 
 
@@ -90,6 +91,7 @@ class SustainedDetector:
         }
         # A p99 estimated from a few hundred samples is too rough to test the tail on.
         self._tails_armed = baseline.sample_count >= s.tail_min_samples
+
         self._gate = threshold * s.track_gate
         if self._reference.anchored:
             self._reference.track(math.inf, s)
@@ -120,35 +122,40 @@ class SustainedDetector:
     # -- stage one -----------------------------------------------------------------------
 
     def observe_block(self, sorted_successes: list[float], failures: int, block_start: int) -> bool:
-        """Feed one block; True when a decision is due (call decide() with recent data)."""
+        """Feed one block; True when a decision is due (call decide() with recent data).
+        Runs once every 16 calls: written with as few calls as it can be."""
         n_ok = len(sorted_successes)
         self._blocks_seen += 1
-        self._reference.note_block(sorted_successes)
         if self.degraded_signals:
-            assert self._recovery is not None
-            return self._recovery.observe(sorted_successes, failures, block_start)
+            return self._observe_degraded(sorted_successes, failures, block_start)
         proposed = n_ok > 0 and self._propose(sorted_successes, n_ok, block_start)
-        if n_ok:
-            half = n_ok // 2  # the middle (of an even count: the mean of the two middles)
-            upper = sorted_successes[half]
-            self._note_level(upper if n_ok % 2 else 0.5 * (upper + sorted_successes[half - 1]))
         errors = self._errors
         if (failures or errors.statistic) and errors.update(failures, n_ok + failures, block_start):
             proposed = True
         if self._blocks_seen % TRACK_EVERY == 0:
+            self._noise.learn_quiet(self._reference.p50)
             self._track()
         if proposed:
             return self._decision_due(block_start + BLOCK_SIZE)
-        # no test over its threshold: the next proposal is a new one, judged at once
-        self._rejections = 0
-        self._next_decision_block = 0
-        self._rejected_firing = frozenset()
+        if self._next_decision_block:
+            # no test over its threshold: the next proposal is a new one, judged at once
+            self._rejections = 0
+            self._next_decision_block = 0
+            self._rejected_firing = _NO_TESTS
         return False
 
     def _propose(self, sorted_successes: list[float], n_ok: int, block_start: int) -> bool:
-        """Feed the latency and tail tests one block; True when one is over threshold.
-        Written without calls into the tests: it runs for every block of every call."""
+        """Feed the latency and tail tests one block, and its median to the reference
+        and to the level noise (held back while a latency test accumulates evidence);
+        True when a test is over its threshold. Written without calls into the tests."""
+        upper_middle = sorted_successes[n_ok >> 1]  # the reference's level estimate
+        # the noise's: the middle (of an even count, the mean of the two middle values)
+        median = 0.5 * (sorted_successes[(n_ok - 1) >> 1] + upper_middle)
         reference = self._reference
+        medians = reference.block_medians
+        medians.append(upper_middle)
+        if len(medians) > KEEP_MEDIANS:
+            del medians[: len(medians) - KEEP_MEDIANS]
         above_median = n_ok - bisect_right(sorted_successes, reference.p50)
         below = n_ok - above_median
         tests = [(self._latency, above_median, below), (self._jump, above_median, below)]
@@ -169,23 +176,27 @@ class SustainedDetector:
                     proposed = True
             else:
                 test.statistic = 0.0
+        noise = self._noise
+        gate = self._gate
+        if self._latency.statistic > gate or self._jump.statistic > gate:
+            noise.hold(median)
+        elif noise.held:
+            noise.release(median)
+        else:
+            noise.quiet.append(median)
         return proposed
 
-    def _note_level(self, median: float) -> None:
-        """Learn the block's level while no latency test weighs evidence; hold it back
-        while one does (noise.py says why)."""
-        p50 = self._reference.p50
-        if p50 <= 0.0:
-            return
-        level = math.log(max(median, p50 * 1e-6) / p50)
-        gate = self._gate
-        noise = self._noise
-        if self._latency.statistic > gate or self._jump.statistic > gate:
-            noise.hold(level)
-            return
-        if noise.holding:
-            noise.release()
-        noise.learn(level)
+    def _observe_degraded(
+        self, sorted_successes: list[float], failures: int, block_start: int
+    ) -> bool:
+        n_ok = len(sorted_successes)
+        if n_ok:
+            medians = self._reference.block_medians
+            medians.append(sorted_successes[n_ok >> 1])
+            if len(medians) > KEEP_MEDIANS:
+                del medians[: len(medians) - KEEP_MEDIANS]
+        assert self._recovery is not None
+        return self._recovery.observe(sorted_successes, failures, block_start)
 
     def _decision_due(self, next_sample: int) -> bool:
         firing = frozenset(name for name, t in self._tests.items() if t.statistic > t.threshold)
@@ -259,7 +270,7 @@ class SustainedDetector:
             self._rejected_firing = self._deciding_on
         else:
             self._rejections = 0
-            self._rejected_firing = frozenset()
+            self._rejected_firing = _NO_TESTS
         return verdict
 
     def _confirmed(self, recent: list[float]) -> Verdict | None:
@@ -276,6 +287,7 @@ class SustainedDetector:
             current = figures_by_start.get(start)
             if current is None:
                 current = figures_by_start[start] = current_figures(span)
+            self._noise.learn_quiet(self._reference.p50)
             level_floor = math.exp(self._noise.upper(len(span) / BLOCK_SIZE, self.settings.noise_z))
             ratio = effect_ratio(
                 signal,

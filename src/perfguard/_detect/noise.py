@@ -23,14 +23,24 @@ import math
 
 _PRIOR_BLOCKS = 32  # weight of the prior (independent calls) in blocks
 _MEMORY = 512  # blocks: the estimate follows the last ~8,000 calls
-_HELD_AT_MOST = 96  # blocks held back while evidence accumulates
+HELD_AT_MOST = 96  # blocks held back while evidence accumulates
 _MAX_RHO = 0.95
 
 
 class LevelNoise:
     """Mean, spread and lag-one autocorrelation of block levels."""
 
-    __slots__ = ("_cov", "_held", "_last", "_mean", "_var", "_weight", "prior_mean", "prior_sd")
+    __slots__ = (
+        "_cov",
+        "_last",
+        "_mean",
+        "_var",
+        "_weight",
+        "held",
+        "prior_mean",
+        "prior_sd",
+        "quiet",
+    )
 
     def __init__(self, prior_mean: float, prior_sd: float, levels: list[float]) -> None:
         # prior: independent calls (the spread of a 16-call median), so a short history
@@ -42,7 +52,11 @@ class LevelNoise:
         self._cov = 0.0
         self._weight = float(_PRIOR_BLOCKS)
         self._last: float | None = None
-        self._held: list[float] = []
+        # raw block medians waiting to be learned (quiet) or held back (evidence
+        # accumulating, at most HELD_AT_MOST): the detector appends to them per block,
+        # learn_quiet() takes them every few blocks, so a block costs one list append
+        self.quiet: list[float] = []
+        self.held: list[float] = []
         for level in levels:
             self.learn(level)
 
@@ -58,25 +72,45 @@ class LevelNoise:
             self._cov += rate * ((previous - self._mean) * (level - self._mean) - self._cov)
         self._last = level
 
-    def hold(self, level: float) -> None:
+    def hold(self, median: float) -> None:
         """A block seen while evidence accumulates: learned from later, or never."""
-        if len(self._held) < _HELD_AT_MOST:
-            self._held.append(level)
+        if len(self.held) < HELD_AT_MOST:
+            self.held.append(median)
 
-    def release(self) -> None:
-        """The evidence died down without an alert: what was held was wander."""
-        held, self._held = self._held, []
-        for level in held:
-            self.learn(level)
+    def release(self, median: float) -> None:
+        """The evidence died down without an alert: what was held was wander; `median`
+        is the quiet block that follows it."""
+        self.quiet.extend(self.held)
+        self.held.clear()
+        self.quiet.append(median)
+
+    def learn_quiet(self, p50: float) -> None:
+        """Learn the quiet medians as levels against the reference p50 they were seen at
+        (the loop is `learn()` written out: it runs every few blocks)."""
+        quiet = self.quiet
+        if not quiet or p50 <= 0.0:
+            quiet.clear()
+            return
+        floor = p50 * 1e-6
+        log = math.log
+        weight, mean, var, cov, last = self._weight, self._mean, self._var, self._cov, self._last
+        for median in quiet:
+            level = log((median if median > floor else floor) / p50)
+            weight = weight + 1.0 if weight < _MEMORY else float(_MEMORY)
+            rate = 1.0 / weight
+            deviation = level - mean
+            mean += rate * deviation
+            var += rate * (deviation * (level - mean) - var)
+            if last is not None:
+                cov += rate * ((last - mean) * (level - mean) - cov)
+            last = level
+        self._weight, self._mean, self._var, self._cov, self._last = weight, mean, var, cov, last
+        quiet.clear()
 
     def discard(self) -> None:
         """An alert was confirmed: what was held was the degradation."""
-        self._held = []
+        self.held.clear()
         self._last = None
-
-    @property
-    def holding(self) -> bool:
-        return bool(self._held)
 
     @property
     def mean(self) -> float:

@@ -14,13 +14,14 @@ from .._baseline import Baseline
 from .settings import BLOCK_SIZE, DetectorSettings
 
 TRACK_EVERY = 4  # blocks between reference updates
+KEEP_MEDIANS = 32  # block medians kept at most between two trims
 _LAG_NEAR, _LAG_FAR = 8, 24  # the lagged level: block medians 8..24 blocks ago
 
 
 class Reference:
     """Reference quantiles p50/p95/p99 = baseline x the tracked level `scale`."""
 
-    __slots__ = ("_anchor_level", "_block_medians", "baseline", "p50", "p95", "p99", "scale")
+    __slots__ = ("_anchor_level", "baseline", "block_medians", "p50", "p95", "p99", "scale")
 
     def __init__(self, baseline: Baseline, recent_encoded: list[float] | None) -> None:
         self.baseline = baseline
@@ -32,7 +33,8 @@ class Reference:
         # reference starts where the level stands now, so a baseline learned across a
         # daily cycle does not start out offset from the present.
         medians = block_medians(recent_encoded or [])
-        self._block_medians = medians[-_LAG_FAR:]
+        # the detector appends each block's median; trimmed to the last LAG_FAR here
+        self.block_medians = medians[-_LAG_FAR:]
         self._anchor_level: float | None = (
             sorted(medians)[len(medians) // 2] if len(medians) >= _LAG_FAR else None
         )
@@ -41,17 +43,11 @@ class Reference:
     def anchored(self) -> bool:
         return self._anchor_level is not None
 
-    def note_block(self, sorted_successes: list[float]) -> None:
-        """Remember the block's median (the level estimate is built from them)."""
-        if sorted_successes:
-            medians = self._block_medians
-            medians.append(sorted_successes[len(sorted_successes) // 2])
-            if len(medians) > _LAG_FAR:
-                del medians[0]
-
     def track(self, step: float, settings: DetectorSettings) -> None:
         """Move toward the lagged level by at most `step` (a ratio), within the band."""
-        medians = self._block_medians
+        medians = self.block_medians
+        if len(medians) > _LAG_FAR:
+            del medians[:-_LAG_FAR]
         if len(medians) < _LAG_FAR:
             return
         lagged = sorted(medians[: len(medians) - _LAG_NEAR])
