@@ -85,6 +85,17 @@ class BaselineLifecycle:
         self.detector = SustainedDetector(baseline, self._tuning(), recent) if armed else None
         self._schedule_refresh(at_sample)
 
+    def restore(self, baseline: Baseline) -> None:
+        """A baseline loaded from a store. One learned from a full window (or a fleet's)
+        is mature. A young one (a process that saved early) keeps maturing here: it is
+        re-learned once this process has seen as many samples as it rests on, then as
+        the count doubles, so its detector arms by the time a full window is seen
+        instead of never."""
+        young = baseline.sample_count < self._config.window_size
+        self.adopt(baseline, mature=not young, at_sample=0)
+        if young:
+            self.next_refresh = max(BLOCK_SIZE, baseline.sample_count)
+
     def _tuning(self) -> DetectorSettings:
         """The settings, with the family size filled in when it is automatic: the
         operations known now, so the whole tracker shares one false-alarm budget."""

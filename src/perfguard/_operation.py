@@ -84,7 +84,7 @@ class Operation:
         self.delta = None if sketch_scale is None else SketchDelta(LogSketch(sketch_scale))
         self._lifecycle = BaselineLifecycle(config, detector_settings, family)
         if baseline is not None:
-            self._lifecycle.adopt(baseline, mature=True, at_sample=0)
+            self._lifecycle.restore(baseline)
         self._copy_hot_figures()
 
     def _copy_hot_figures(self) -> None:

@@ -1,10 +1,14 @@
 """The baseline lifecycle (_lifecycle.py): the false-alarm budget shared by every
-operation of a tracker (automatic family size)."""
+operation of a tracker (automatic family size), and restored baselines that keep
+maturing."""
 
 from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
+
+import pytest
 
 from perfguard import DegradationEvent, DetectorSettings, PerformanceTracker
 
@@ -44,3 +48,49 @@ def test_an_explicit_family_size_wins() -> None:
     for index in range(49):
         tracker.record(f"other-{index}", 0.01)
     assert alert_threshold(tracker, events) == DetectorSettings().threshold
+
+
+def young_store(tmp_path_file: object, samples: int) -> None:
+    rng = random.Random(11)
+    tracker = PerformanceTracker(storage=tmp_path_file, autosave_interval=None)  # type: ignore[arg-type]
+    for _ in range(samples):
+        tracker.record("op", rng.lognormvariate(-4.0, 0.3))
+    tracker.close()
+
+
+@pytest.mark.parametrize("saved_after", [12, 300, 900])
+def test_a_young_restored_baseline_keeps_maturing_and_detection_arms(
+    tmp_path: Path, saved_after: int
+) -> None:
+    path = tmp_path / "baselines.json"
+    young_store(path, saved_after)
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(storage=path, autosave_interval=None, on_alert=events.append)
+    restored = tracker.baseline("op")
+    assert restored is not None and restored.sample_count < 1000  # young when saved
+    rng = random.Random(12)
+    for _ in range(2000):
+        tracker.record("op", rng.lognormvariate(-4.0, 0.3))
+    matured = tracker.baseline("op")
+    assert matured is not None and matured.sample_count >= 600  # re-learned here
+    for _ in range(1000):  # a 3x slowdown
+        tracker.record("op", 3 * rng.lognormvariate(-4.0, 0.3))
+    assert tracker.state("op") == "degraded"
+    assert [e.kind for e in events] == ["degraded"]
+    assert 2000 <= events[0].sample_index < 3000
+    tracker.close(save=False)
+
+
+def test_a_mature_restored_baseline_is_not_relearned_from_a_slower_window(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "baselines.json"
+    young_store(path, 3000)
+    tracker = PerformanceTracker(storage=path, autosave_interval=None)
+    restored = tracker.baseline("op")
+    assert restored is not None and restored.sample_count >= 1000
+    rng = random.Random(13)
+    for _ in range(1500):
+        tracker.record("op", 1.5 * rng.lognormvariate(-4.0, 0.3))
+    assert tracker.baseline("op") == restored  # slower normal: only accept_baseline()
+    tracker.close(save=False)

@@ -1,0 +1,153 @@
+"""Per-call cost of the hot paths in CPU instructions (valgrind's callgrind), as ratios
+to the timing floor: figures that do not move with the machine's load.
+
+Run: python bench/instructions.py [--calls 50000] [--variants record decorator ...]
+
+Wall-clock figures (bench/overhead.py) move by 0.5x the floor between runs on a shared
+2-core machine; instruction counts repeat to a few per call. Each variant runs in a fresh
+interpreter under callgrind twice, with N and 2N calls; the difference divided by N is
+the steady-state cost of one call (interpreter start, imports, warm-up and the
+baseline's learning phase cancel out). The tracker gets a clock whose `perf()` advances
+1 us per read (a C-level callable, like `time.perf_counter`), so every decorated call
+lasts 1 us and every run takes the same path. PYTHONHASHSEED is fixed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+VARIANTS = ("floor", "async_floor", "record", "decorator", "async_decorator", "measure")
+
+
+class TickClock:
+    """perf() advances 1 us a read; wall() is the real wall clock."""
+
+    def __init__(self) -> None:
+        self.perf: Callable[[], float] = itertools.count(1000.0, 1e-6).__next__
+        self.wall: Callable[[], float] = time.time
+
+
+def run_variant(variant: str, calls: int) -> None:
+    """The measured loop (in the child interpreter)."""
+    perf_counter_ns = time.perf_counter_ns
+
+    def noop() -> None:
+        return None
+
+    async def async_noop() -> None:
+        return None
+
+    if variant == "floor":
+
+        def timed() -> Any:
+            start = perf_counter_ns()
+            result = noop()
+            _elapsed = perf_counter_ns() - start
+            return result
+
+        for _ in range(calls):
+            timed()
+        return
+    if variant == "async_floor":
+
+        async def async_timed() -> Any:
+            start = perf_counter_ns()
+            result = await async_noop()
+            _elapsed = perf_counter_ns() - start
+            return result
+
+        async def floor_loop() -> None:
+            for _ in range(calls):
+                await async_timed()
+
+        asyncio.run(floor_loop())
+        return
+    from perfguard import PerformanceTracker
+
+    logging.getLogger("perfguard").setLevel(logging.ERROR)
+    tracker = PerformanceTracker(autosave_interval=None, clock=TickClock())
+    if variant == "record":
+        record = tracker.record
+        for _ in range(calls):
+            record("recorded", 0.042)
+    elif variant == "decorator":
+        decorated = tracker.time_operation("decorated")(noop)
+        for _ in range(calls):
+            decorated()
+    elif variant == "async_decorator":
+        async_decorated = tracker.time_operation("async_decorated")(async_noop)
+
+        async def loop() -> None:
+            for _ in range(calls):
+                await async_decorated()
+
+        asyncio.run(loop())
+    elif variant == "measure":
+        measure = tracker.measure
+        for _ in range(calls):
+            with measure("measured"):
+                pass
+
+
+def instructions(variant: str, calls: int) -> int:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    result = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--child",
+            variant,
+            str(calls),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    match = re.search(r"Collected : (\d+)", result.stderr)
+    if match is None:
+        raise RuntimeError(f"no instruction count from callgrind: {result.stderr[-500:]}")
+    return int(match.group(1))
+
+
+def per_call(variant: str, calls: int) -> float:
+    return (instructions(variant, 2 * calls) - instructions(variant, calls)) / calls
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        run_variant(sys.argv[2], int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=50_000)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: nothing measured", file=sys.stderr)
+        return
+    costs = {variant: per_call(variant, args.calls) for variant in args.variants}
+    print(f"python {sys.version.split()[0]}, callgrind, {args.calls} calls, instructions a call")
+    print("\n| variant | instructions per call | ratio to floor |")
+    print("|---|---:|---:|")
+    for variant, cost in costs.items():
+        floor = costs.get("async_floor" if variant.startswith("async") else "floor")
+        ratio = f"{cost / floor:.2f}x" if floor else "-"
+        print(f"| {variant} | {cost:,.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
