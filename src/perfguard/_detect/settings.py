@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._errors import ConfigurationError
@@ -47,17 +48,11 @@ class DetectorSettings:
 
     def __post_init__(self) -> None:
         for name, low, high in _OPEN_INTERVALS:
-            value = getattr(self, name)
-            if not _is_number(value) or not low < value < high:
-                raise ConfigurationError(name, value, f"a number in ({low:g}, {high:g})")
+            _require(self, name, _between(low, high), f"a number in ({low:g}, {high:g})")
         for name in _POSITIVE:
-            value = getattr(self, name)
-            if not _is_number(value) or not 0 < value < math.inf:
-                raise ConfigurationError(name, value, "a finite number > 0")
+            _require(self, name, lambda v: 0 < v < math.inf, "a finite number > 0")
         for name in ("recovery_tolerance", "track_range"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 1 <= value < math.inf:
-                raise ConfigurationError(name, value, "a finite number >= 1")
+            _require(self, name, lambda v: 1 <= v < math.inf, "a finite number >= 1")
         for name in _COUNTS:
             value = getattr(self, name)
             if name == "family_size" and value is None:
@@ -65,6 +60,18 @@ class DetectorSettings:
             if type(value) is not int or value < 1:
                 expected = "an int >= 1 or None" if name == "family_size" else "an int >= 1"
                 raise ConfigurationError(name, value, expected)
+
+
+def _between(low: float, high: float) -> Callable[[float], bool]:
+    return lambda value: low < value < high
+
+
+def _require(
+    settings: DetectorSettings, name: str, within: Callable[[float], bool], expected: str
+) -> None:
+    value = getattr(settings, name)
+    if not _is_number(value) or not within(value):
+        raise ConfigurationError(name, value, expected)
 
 
 _OPEN_INTERVALS = (
