@@ -51,7 +51,13 @@ class AutoSaver:
         self._thread = threading.Thread(target=self._run, name="perfguard-autosave", daemon=True)
         self._thread.start()
         # a forgotten tracker wakes its saver on collection, so the thread ends
-        weakref.finalize(tracker, _wake, self._stopping, self._dirty)
+        self._finalizer = weakref.finalize(tracker, _wake, self._stopping, self._dirty)
+
+    def renewed_in_child(self, tracker: Saveable) -> AutoSaver:
+        """After fork(): the child has no saver thread (threads do not survive a fork);
+        a new saver with the same settings, and this one forgotten."""
+        self._finalizer.detach()
+        return AutoSaver(tracker, self._interval, periodic=self._periodic)
 
     def mark_dirty(self) -> None:
         self._dirty.set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -64,3 +65,24 @@ def _install_after_fork(callback: Callable[[], None]) -> None:
 
 after_fork_in_child = HookRegistry("after-fork", _install_after_fork)
 at_exit = HookRegistry("at-exit", atexit.register)
+
+
+def flush_when_a_multiprocessing_child_exits(owner: Owner, action: Callable[[Owner], None]) -> None:
+    """`multiprocessing` children end with os._exit(): atexit hooks never run there.
+    Their own exit function runs multiprocessing's finalizers, so `action(owner)` is
+    registered as one: for an owner created in a child now, and, through
+    multiprocessing's after-fork registry, for one inherited by every forked child
+    (fork clears the finalizers a child inherits). Nothing happens unless the program
+    uses multiprocessing (it is never imported here)."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return
+    reference = weakref.ref(owner)
+
+    def run() -> None:
+        alive = reference()
+        if alive is not None:
+            action(alive)
+
+    util.Finalize(owner, run, exitpriority=10)
+    util.register_after_fork(owner, lambda renewed: util.Finalize(renewed, run, exitpriority=10))

@@ -100,21 +100,12 @@ class PerformanceTracker:
             self._persistence.sketch_scale,
         )
         self._recorder = Recorder(self._registry, self._clock, limiter, logger.warning)
-        self._record_outcome = self._recorder.record_outcome  # bound once: the hot path
         self._timers = TimerBook(config.max_open_timers)
         self._closed = False
         self._autosaver: AutoSaver | None = None
         _hooks.after_fork_in_child.register(self, _renew_after_fork)
         if self._persistence.location is not None:
-            self._registry.restore(self._persistence.load(), self._retention_cutoff())
-            if config.autosave_interval is not None:
-                # A shared store is flushed every interval (other processes wait for our
-                # samples); a file of baselines only when a baseline changed.
-                self._autosaver = AutoSaver(
-                    self, config.autosave_interval, periodic=self._persistence.periodic
-                )
-                self._alerting.on_baseline_change = self._autosaver.mark_dirty
-            _hooks.at_exit.register(self, _close_at_exit)
+            _open_storage(self)
 
     # -- recording -----------------------------------------------------------------------
 
@@ -178,7 +169,7 @@ class PerformanceTracker:
         name, started, start_metadata = self._timers.finish(timer_id)
         duration = max(0.0, self._clock.perf() - started)
         merged = {**(start_metadata or {}), **metadata} if metadata else start_metadata
-        self._record_outcome(name, duration, bool(success), merged)
+        self._recorder.record_outcome(name, duration, bool(success), merged)
         return duration
 
     async def start_operation(self, name: str, metadata: Mapping[str, Any] | None = None) -> str:
@@ -353,6 +344,23 @@ class PerformanceTracker:
         self.close()
 
 
+def _open_storage(tracker: PerformanceTracker) -> None:
+    """Load the stored baselines, start the background saver, and hook the saves at exit
+    (and at the exit of a multiprocessing worker, for a shared store)."""
+    persistence = tracker._persistence
+    tracker._registry.restore(persistence.load(), tracker._retention_cutoff())
+    interval = tracker.config.autosave_interval
+    if interval is not None:
+        # A shared store is flushed every interval (other processes wait for our
+        # samples); a file of baselines only when a baseline changed.
+        tracker._autosaver = AutoSaver(tracker, interval, periodic=persistence.periodic)
+        tracker._alerting.on_baseline_change = tracker._autosaver.mark_dirty
+    _hooks.at_exit.register(tracker, _close_at_exit)
+    if persistence.sketch_scale is not None:
+        # a shared store: a worker's last samples are its own to send
+        _hooks.flush_when_a_multiprocessing_child_exits(tracker, _close_at_exit)
+
+
 def _close_at_exit(tracker: PerformanceTracker) -> None:
     try:
         tracker.close()
@@ -365,9 +373,20 @@ def _renew_after_fork(tracker: PerformanceTracker) -> None:
     with a shared store, nothing to send: what its parent recorded (pending calls,
     unsent sketches) is the parent's to send."""
     persistence = tracker._persistence
-    tracker._registry.renew_after_fork(discard_unsent=persistence.sketch_scale is not None)
+    shared = persistence.sketch_scale is not None
+    tracker._registry.renew_after_fork(discard_unsent=shared)
     tracker._timers.renew_after_fork()
     persistence.renew_after_fork()
+    saver = tracker._autosaver
+    if saver is not None and not tracker._closed and shared:
+        # a shared store takes every process's own samples: the child flushes its own,
+        # every interval, under its own identity (a file of baselines is not re-saved
+        # by children: several writers of one file is a separate matter)
+        tracker._autosaver = saver.renewed_in_child(tracker)
+        tracker._alerting.on_baseline_change = tracker._autosaver.mark_dirty
+    if shared and not tracker._closed:
+        # a tracker built before the program imported multiprocessing
+        _hooks.flush_when_a_multiprocessing_child_exits(tracker, _close_at_exit)
 
 
 __all__ = ["PerformanceTracker"]
