@@ -56,8 +56,12 @@ class AutoSaver:
     def renewed_in_child(self, tracker: Saveable) -> AutoSaver:
         """After fork(): the child has no saver thread (threads do not survive a fork);
         a new saver with the same settings, and this one forgotten."""
-        self._finalizer.detach()
+        self.forget()
         return AutoSaver(tracker, self._interval, periodic=self._periodic)
+
+    def forget(self) -> None:
+        """In a forked child: this saver's thread is the parent's; drop its finalizer."""
+        self._finalizer.detach()
 
     def mark_dirty(self) -> None:
         self._dirty.set()

@@ -42,7 +42,9 @@ class HookRegistry:
 
     def run(self) -> None:
         """Run every action; one that fails is logged and does not stop the others."""
-        for owner, actions in list(self._owners.items()):
+        with self._lock:  # a thread creating a tracker meanwhile must not break the run
+            owners = list(self._owners.items())
+        for owner, actions in owners:
             for action in actions:
                 try:
                     action(owner)

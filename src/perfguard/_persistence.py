@@ -113,7 +113,7 @@ def persistence_for(storage: str | os.PathLike[str] | AnyStore | None) -> Persis
     store = make_store(storage)
     if store is None:
         return InMemory()
-    if getattr(store, "mergeable", False) is True:
+    if bool(getattr(store, "mergeable", False)):
         return SharedSketches(store)  # type: ignore[arg-type]
     return BaselineFile(store)  # type: ignore[arg-type]
 

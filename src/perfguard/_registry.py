@@ -3,8 +3,8 @@ absorbed.
 
 `operations` is a plain dict read without a lock on the hot path (a dict lookup is
 atomic); creation takes `_lock`. Past `max_operations`, new names share one hidden
-overflow operation whose calls are only counted. "Absorb under the operation's lock,
-then dispatch the notes outside it" is written once, in `absorbed()`.
+overflow operation (`<overflow>`: counted, never stored nor listed). "Absorb under the
+operation's lock, then dispatch the notes outside it" is written once, in `absorbed()`.
 """
 
 from __future__ import annotations
@@ -97,7 +97,9 @@ class OperationRegistry:
         return op
 
     def _overflowed(self, name: str) -> Operation:
-        """Caller holds `_lock`. The overflow operation has no baseline and no sketch."""
+        """Caller holds `_lock`. The overflow operation is never stored nor listed and
+        keeps no sketch; like any operation it learns a baseline and can alert (as
+        "<overflow>"), which says that names beyond the cap are slowing down."""
         if self._overflow is None:
             self._overflow = Operation(OVERFLOW_NAME, self._config, self._detector_settings)
             logger.warning(

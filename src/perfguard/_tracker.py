@@ -378,12 +378,18 @@ def _renew_after_fork(tracker: PerformanceTracker) -> None:
     tracker._timers.renew_after_fork()
     persistence.renew_after_fork()
     saver = tracker._autosaver
-    if saver is not None and not tracker._closed and shared:
+    if saver is not None and shared and not tracker._closed:
         # a shared store takes every process's own samples: the child flushes its own,
-        # every interval, under its own identity (a file of baselines is not re-saved
-        # by children: several writers of one file is a separate matter)
+        # every interval, under its own identity
         tracker._autosaver = saver.renewed_in_child(tracker)
         tracker._alerting.on_baseline_change = tracker._autosaver.mark_dirty
+    elif saver is not None:
+        # a file of baselines: no background saver in the child (its thread did not
+        # survive the fork; several processes writing one file is issue 10's other
+        # half); the child still saves at its exit, as it did before
+        saver.forget()
+        tracker._autosaver = None
+        tracker._alerting.on_baseline_change = None
     if shared and not tracker._closed:
         # a tracker built before the program imported multiprocessing
         _hooks.flush_when_a_multiprocessing_child_exits(tracker, _close_at_exit)

@@ -104,7 +104,12 @@ def _check(path: Path, as_json: bool) -> int:
     if document is None:
         return 2
     operations = document.get("operations", {})
-    degraded = sorted(n for n, s in operations.items() if s.get("state") == "degraded")
+    # an operation that went idle during an episode is still degraded underneath
+    degraded = sorted(
+        n
+        for n, s in operations.items()
+        if s.get("state") == "degraded" or (s.get("state") == "idle" and s.get("degraded_signals"))
+    )
     if as_json:
         print(json.dumps({"degraded": degraded, "operations": len(operations)}, indent=2))
     elif degraded:

@@ -28,7 +28,7 @@ from .._baseline import Baseline
 from .._events import Signal
 from .confirm import current_figures, effect_ratio, ratio_of
 from .cusum import BinomialCusum
-from .noise import LevelNoise
+from .noise import LEVEL_LIMIT, LevelNoise
 from .recovery import Recovery
 from .reference import KEEP_MEDIANS, TRACK_EVERY, Reference, block_medians
 from .settings import BLOCK_SIZE, DetectorSettings
@@ -353,6 +353,8 @@ def _learned_noise(baseline: Baseline, recent_encoded: list[float] | None) -> Le
     if p50 <= 0.0:
         return LevelNoise(0.0, prior_sd, [])
     levels = [
-        math.log(max(m, p50 * 1e-6) / p50) for m in block_medians(recent_encoded or [], middle=True)
+        min(max(math.log(m / p50), -LEVEL_LIMIT), LEVEL_LIMIT)
+        for m in block_medians(recent_encoded or [], middle=True)
+        if m > 0.0  # a block of zero durations says nothing of level
     ]
     return LevelNoise(0.0, prior_sd, levels)

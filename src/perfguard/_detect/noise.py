@@ -9,7 +9,8 @@ sd * sqrt((1 + rho) / ((1 - rho) * n)) (the AR(1) effective sample size of batch
 means): for independent calls `rho` is about 0 and the yardstick shrinks as 1/sqrt(n);
 for a wandering level it stays wide for long spans. A latency shift is confirmed only
 when it stands `z` of those deviations above the reference (and above the fixed floor).
-The level is a log-ratio, so a large effect (3x, 1000x) clears any yardstick at once.
+The level is a log-ratio, so a large effect (3x, 1000x) clears the yardstick of all but
+the most wandering operations as soon as its span is a few blocks long.
 
 What it learns from: the window the baseline was learned from, then every block while
 the operation is ok. Blocks seen while a test is accumulating evidence are held back;
@@ -25,6 +26,10 @@ _PRIOR_BLOCKS = 32  # weight of the prior (independent calls) in blocks
 _MEMORY = 512  # blocks: the estimate follows the last ~8,000 calls
 HELD_AT_MOST = 96  # blocks held back while evidence accumulates
 _MAX_RHO = 0.95
+# levels are clamped to [1/4, 4] x the reference: a degenerate block (quantized or
+# zero-inflated durations) must not blow the spread up; real wander stays well inside
+_LEVEL_RANGE_LOW, _LEVEL_RANGE_HIGH = 0.25, 4.0
+LEVEL_LIMIT = math.log(_LEVEL_RANGE_HIGH)
 
 
 class LevelNoise:
@@ -85,17 +90,19 @@ class LevelNoise:
         self.quiet.append(median)
 
     def learn_quiet(self, p50: float) -> None:
-        """Learn the quiet medians as levels against the reference p50 they were seen at
-        (the loop is `learn()` written out: it runs every few blocks)."""
+        """Learn the quiet medians as levels against the reference p50 of now (it moves by
+        at most a few percent between two calls; the loop is `learn()` written out)."""
         quiet = self.quiet
         if not quiet or p50 <= 0.0:
             quiet.clear()
             return
-        floor = p50 * 1e-6
+        low, high = p50 * _LEVEL_RANGE_LOW, p50 * _LEVEL_RANGE_HIGH
         log = math.log
         weight, mean, var, cov, last = self._weight, self._mean, self._var, self._cov, self._last
         for median in quiet:
-            level = log((median if median > floor else floor) / p50)
+            if median <= 0.0:
+                continue  # a block of zero durations (a coarse clock) says nothing of level
+            level = log((low if median < low else high if median > high else median) / p50)
             weight = weight + 1.0 if weight < _MEMORY else float(_MEMORY)
             rate = 1.0 / weight
             deviation = level - mean

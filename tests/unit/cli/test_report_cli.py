@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from perfguard import PerformanceTracker
+from perfguard import PerformanceTracker, TrackerConfig
 from perfguard._cli import main
+from perfguard.testing import FakeClock
 
 
 def write_report(path: Path, degrade: bool) -> None:
@@ -62,3 +63,23 @@ def test_report_of_names_with_lone_surrogates(tmp_path: Path) -> None:
     assert main(["report", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.html")]) == 0
     assert "lone \ufffd surrogate" in (tmp_path / "r.html").read_text(encoding="utf-8")
     assert json.loads((tmp_path / "r.json").read_text())["operations"]
+
+
+def test_check_fails_on_an_operation_idle_in_the_middle_of_an_episode(tmp_path: Path) -> None:
+    """A dependency that hangs completes no call: the operation turns "idle", but its
+    episode is still open, and a CI check must not pass it."""
+    clock = FakeClock()
+    tracker = PerformanceTracker(
+        clock=clock, config=TrackerConfig(idle_after=60.0, autosave_interval=None)
+    )
+    rng = random.Random(4)
+    for _ in range(2000):
+        tracker.record("db", rng.lognormvariate(-4.0, 0.3))
+    for _ in range(600):
+        tracker.record("db", 3 * rng.lognormvariate(-4.0, 0.3))
+    assert tracker.state("db") == "degraded"
+    clock.advance(3600.0)
+    assert tracker.state("db") == "idle"
+    report = tmp_path / "report.json"
+    tracker.write_report(report)
+    assert main(["check", str(report)]) == 1
