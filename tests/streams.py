@@ -7,7 +7,19 @@ import math
 import random
 from collections.abc import Callable
 
+from perfguard import PerformanceTracker
+
 Sample = tuple[float, bool]
+
+
+def healthy_then_slower(tracker: PerformanceTracker, name: str, seed: int) -> None:
+    """2,000 healthy calls (lognormal, p50 18 ms), then 600 three times slower: enough
+    for a mature baseline, an armed detector and a confirmed latency alert."""
+    rng = random.Random(seed)
+    for _ in range(2000):
+        tracker.record(name, rng.lognormvariate(-4.0, 0.3))
+    for _ in range(600):
+        tracker.record(name, 3 * rng.lognormvariate(-4.0, 0.3))
 
 
 def healthy(regime: str, count: int, seed: int, median: float = 0.02) -> list[Sample]:

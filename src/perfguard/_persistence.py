@@ -48,10 +48,7 @@ class Persistence:
 
 
 class InMemory(Persistence):
-    """No storage."""
-
-    def refresh(self, registry: OperationRegistry) -> int:
-        return 0
+    """No storage: the interface's do-nothing defaults."""
 
 
 class BaselineFile(Persistence):

@@ -3,21 +3,16 @@ so dashboards do not show a frozen "degraded"; the next call brings the state ba
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from perfguard import ConfigurationError, PerformanceTracker, TrackerConfig
 from perfguard.testing import FakeClock
+from tests.streams import healthy_then_slower
 
 
 def degraded_tracker(clock: FakeClock, **keywords: object) -> PerformanceTracker:
-    rng = random.Random(5)
     tracker = PerformanceTracker(clock=clock, **keywords)  # type: ignore[arg-type]
-    for _ in range(2000):
-        tracker.record("op", rng.lognormvariate(-4.0, 0.3))
-    for _ in range(600):
-        tracker.record("op", 3 * rng.lognormvariate(-4.0, 0.3))
+    healthy_then_slower(tracker, "op", seed=5)
     assert tracker.state("op") == "degraded"
     return tracker
 

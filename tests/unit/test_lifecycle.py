@@ -11,14 +11,11 @@ from pathlib import Path
 import pytest
 
 from perfguard import DegradationEvent, DetectorSettings, PerformanceTracker
+from tests.streams import healthy_then_slower
 
 
 def alert_threshold(tracker: PerformanceTracker, events: list[DegradationEvent]) -> float:
-    rng = random.Random(3)
-    for _ in range(2000):
-        tracker.record("slowed", rng.lognormvariate(-4.0, 0.3))
-    for _ in range(600):
-        tracker.record("slowed", 3 * rng.lognormvariate(-4.0, 0.3))
+    healthy_then_slower(tracker, "slowed", seed=3)
     assert tracker.state("slowed") == "degraded"
     return float(events[0].evidence["threshold"])
 

@@ -31,9 +31,5 @@ class BinomialCusum:
         self.statistic = value if value > 0.0 else 0.0
         return self.statistic > self.threshold
 
-    @property
-    def firing(self) -> bool:
-        return self.statistic > self.threshold
-
     def reset(self) -> None:
         self.statistic = 0.0

@@ -351,10 +351,10 @@ def _learned_noise(baseline: Baseline, recent_encoded: list[float] | None) -> Le
     prior_sd = 0.313 * max(baseline.log_scale, 0.0)
     p50 = baseline.p50
     if p50 <= 0.0:
-        return LevelNoise(0.0, prior_sd, [])
+        return LevelNoise(prior_sd, [])
     levels = [
         min(max(math.log(m / p50), -LEVEL_LIMIT), LEVEL_LIMIT)
         for m in block_medians(recent_encoded or [], middle=True)
         if m > 0.0  # a block of zero durations says nothing of level
     ]
-    return LevelNoise(0.0, prior_sd, levels)
+    return LevelNoise(prior_sd, levels)

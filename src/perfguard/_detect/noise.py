@@ -42,17 +42,15 @@ class LevelNoise:
         "_var",
         "_weight",
         "held",
-        "prior_mean",
         "prior_sd",
         "quiet",
     )
 
-    def __init__(self, prior_mean: float, prior_sd: float, levels: list[float]) -> None:
+    def __init__(self, prior_sd: float, levels: list[float]) -> None:
         # prior: independent calls (the spread of a 16-call median), so a short history
         # cannot claim an operation quieter than independent calls would be
         self.prior_sd = prior_sd
-        self.prior_mean = prior_mean
-        self._mean = prior_mean
+        self._mean = 0.0
         self._var = prior_sd * prior_sd
         self._cov = 0.0
         self._weight = float(_PRIOR_BLOCKS)
@@ -142,4 +140,4 @@ class LevelNoise:
 
     def upper(self, blocks: float, z: float) -> float:
         """The level a span of `blocks` healthy blocks stays below, but for z deviations."""
-        return max(self._mean, self.prior_mean) + z * self.yardstick(blocks)
+        return max(self._mean, 0.0) + z * self.yardstick(blocks)

@@ -11,6 +11,7 @@ import pytest
 from perfguard import PerformanceTracker, TrackerConfig
 from perfguard._cli import main
 from perfguard.testing import FakeClock
+from tests.streams import healthy_then_slower
 
 
 def write_report(path: Path, degrade: bool) -> None:
@@ -72,11 +73,7 @@ def test_check_fails_on_an_operation_idle_in_the_middle_of_an_episode(tmp_path: 
     tracker = PerformanceTracker(
         clock=clock, config=TrackerConfig(idle_after=60.0, autosave_interval=None)
     )
-    rng = random.Random(4)
-    for _ in range(2000):
-        tracker.record("db", rng.lognormvariate(-4.0, 0.3))
-    for _ in range(600):
-        tracker.record("db", 3 * rng.lognormvariate(-4.0, 0.3))
+    healthy_then_slower(tracker, "db", seed=4)
     assert tracker.state("db") == "degraded"
     clock.advance(3600.0)
     assert tracker.state("db") == "idle"

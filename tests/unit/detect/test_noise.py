@@ -13,7 +13,7 @@ from perfguard.testing import FakeClock
 
 
 def noise_of(levels: list[float]) -> LevelNoise:
-    return LevelNoise(0.0, 0.1, levels)
+    return LevelNoise(0.1, levels)
 
 
 def test_independent_levels_have_no_memory_and_a_yardstick_that_shrinks() -> None:
