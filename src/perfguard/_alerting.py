@@ -106,7 +106,7 @@ class Alerting:
         if history is None:
             history = self._history.setdefault(event.operation, deque(maxlen=HISTORY_LENGTH))
         history.append(event)
-        if event.kind == "degraded":
+        if event.kind == "degraded" and not event.reopened:
             logger.warning(event.describe())
         else:
             logger.info(event.describe())

@@ -35,12 +35,26 @@ class DegradationEvent:
     exemplars: tuple[Mapping[str, Any], ...] = field(default=())
 
     @property
+    def reopened(self) -> bool:
+        """A relapse within `reopen_within` calls of the last recovery: the same episode
+        again (logged at INFO, not counted as a new episode)."""
+        return bool(self.evidence.get("reopened", False))
+
+    @property
     def signal(self) -> Signal:
         """The main signal (the first that decided)."""
         return self.signals[0]
 
     def describe(self) -> str:
         """A one-line human summary, as logged."""
+        if self.kind == "degraded" and self.reopened:
+            return (
+                f"Operation {self.operation} degraded again ({', '.join(self.signals)}) "
+                f"within {self.started_at_sample - self.evidence['recovered_at_sample']} "
+                f"calls of recovering: {_summary(self.current)} vs baseline "
+                f"{_summary(self.baseline)}, x{self.effect_ratio:.2f}; the episode that "
+                f"began at sample {self.evidence['episode_began_at_sample']} is reopened"
+            )
         if self.kind == "degraded":
             return (
                 f"Operation {self.operation} degraded ({', '.join(self.signals)}): "

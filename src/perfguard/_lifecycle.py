@@ -8,6 +8,13 @@ update rule, and the detector armed on the current baseline (docs/detection.md).
   ("improved"); a slower normal is adopted only explicitly (`accept_baseline`);
 - never while degraded, nor while a test is weighing evidence: the baseline must not
   absorb a degradation.
+
+Warm-up: a young baseline arms the detector (or becomes mature) only once its samples
+are steady: the older and newer half of the window agree on the p50 within
+`STEADY_P50` and on the p95 within `STEADY_P95`. Until then it is re-learned every half
+window, so the first calls of a process (cold caches, JIT, connection set-up) are
+dropped from the window before the detector trusts it. After `SETTLING_LOOKS` such
+looks the level is taken as it is (a service that never settles is still watched).
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from ._detect import BLOCK_SIZE, DetectorSettings, SustainedDetector
 from ._quantiles import quantile
 from ._window import RollingWindow
 
+STEADY_P50 = 1.2  # halves of a window whose p50s differ more are still settling
+STEADY_P95 = 1.3  # ... or whose p95s differ more
+SETTLING_LOOKS = 4  # unsteady looks before the level is taken as it is
+
 
 class BaselineLifecycle:
     """The baseline, its detector, and the two hot-path figures they set: the per-call
@@ -33,6 +44,7 @@ class BaselineLifecycle:
         "_learning_successes",
         "_mature",
         "_settings",
+        "_unsteady_looks",
         "baseline",
         "detector",
         "drain_trigger",
@@ -55,6 +67,7 @@ class BaselineLifecycle:
         self.drain_trigger = 1  # learning: absorb every sample so establishment is exact
         self._learning_successes = 0
         self._mature = False
+        self._unsteady_looks = 0
         self.next_refresh = 0
 
     @property
@@ -70,6 +83,7 @@ class BaselineLifecycle:
         mature: bool,
         at_sample: int,
         recent: list[float] | None = None,
+        settling: bool = False,
     ) -> None:
         config = self._config
         self.baseline = baseline
@@ -81,9 +95,14 @@ class BaselineLifecycle:
         self.drain_trigger = config.batch_size
         # Failures never enter a baseline, so a full window may hold fewer successes.
         needed = min(self._settings.min_baseline_samples, (8 * config.window_size) // 10)
-        armed = baseline.sample_count >= needed
+        armed = baseline.sample_count >= needed and not settling
+        previous = self.detector
         self.detector = SustainedDetector(baseline, self._tuning(), recent) if armed else None
+        if previous is not None and self.detector is not None:
+            self.detector.remember_episodes_of(previous)
         self._schedule_refresh(at_sample)
+        if settling:
+            self.next_refresh = at_sample + max(BLOCK_SIZE, config.window_size // 2)
 
     def restore(self, baseline: Baseline) -> None:
         """A baseline loaded from a store. One learned from a full window (or a fleet's)
@@ -166,8 +185,27 @@ class BaselineLifecycle:
             now=now,
             established_at=baseline.established_at,
         )
-        self.adopt(candidate, mature=self._mature or full, at_sample=at_sample, recent=encoded)
+        settling = not self._mature and self._still_settling(successful)
+        mature = (self._mature or full) and not settling
+        self.adopt(candidate, mature=mature, at_sample=at_sample, recent=encoded, settling=settling)
         return reason, candidate
+
+    def _still_settling(self, successful: list[float]) -> bool:
+        """Would this young baseline arm the detector on samples whose level is still
+        moving (module docstring, warm-up)? Counts the looks it has been refused."""
+        needed = min(self._settings.min_baseline_samples, (8 * self._config.window_size) // 10)
+        if len(successful) < needed or self._unsteady_looks >= SETTLING_LOOKS:
+            return False
+        half = len(successful) // 2
+        older, newer = sorted(successful[:half]), sorted(successful[half:])
+        for q, limit in ((0.5, STEADY_P50), (0.95, STEADY_P95)):
+            a, b = quantile(older, q), quantile(newer, q)
+            if a <= 0.0 or b <= 0.0:
+                continue
+            if max(a, b) > limit * min(a, b):
+                self._unsteady_looks += 1
+                return True
+        return False
 
     def adopt_shared(self, baseline: Baseline, sample_count: int, window: RollingWindow) -> bool:
         """Take a baseline learned by the whole fleet, unless it is under test or rests on

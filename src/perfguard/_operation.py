@@ -71,7 +71,7 @@ class Operation:
         self.sample_count = 0
         self.failure_count = 0
         self.degradation_count = 0
-        self.episodes = 0  # transitions into "degraded"
+        self.episodes = 0  # episodes of "degraded" (a relapse reopens one, not counted)
         self.histogram: DurationHistogram | None = None  # only when an exporter asks
         self.exemplars = Exemplars(config.exemplars, config.window_size)
         self.last_seen = 0.0 if baseline is None else baseline.last_seen_at
@@ -217,8 +217,8 @@ class Operation:
         verdict = detector.decide(self.window.encoded(later)[-span:])
         if verdict is None:
             return
-        if verdict.kind == "degraded":
-            self.episodes += 1
+        if verdict.kind == "degraded" and not verdict.reopened:
+            self.episodes += 1  # a relapse soon after a recovery is the same episode
         notes.append(
             StateChange(
                 self.name,

@@ -91,3 +91,54 @@ def test_a_mature_restored_baseline_is_not_relearned_from_a_slower_window(
         tracker.record("op", 1.5 * rng.lognormvariate(-4.0, 0.3))
     assert tracker.baseline("op") == restored  # slower normal: only accept_baseline()
     tracker.close(save=False)
+
+
+def warm_then_steady(warm_factor: float, seed: int, steady_calls: int = 6000) -> list[float]:
+    """400 warm-up calls at `warm_factor` x the steady level, then the steady level."""
+    rng = random.Random(seed)
+    warm = [warm_factor * rng.lognormvariate(-4.0, 0.3) for _ in range(400)]
+    return warm + [rng.lognormvariate(-4.0, 0.3) for _ in range(steady_calls)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_light_warm_up_does_not_become_the_yardstick(seed: int) -> None:
+    """The first calls of a process ran at half the steady latency (little load, hot
+    path not yet contended): the detector arms on the steady level, so the steady state
+    is not an alert."""
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    for value in warm_then_steady(0.5, seed):
+        tracker.record("op", value)
+    assert [e.kind for e in events] == []
+    baseline = tracker.baseline("op")
+    assert baseline is not None
+    assert 0.9 * math.exp(-4.0) < baseline.p50 < 1.1 * math.exp(-4.0)
+
+
+def test_a_slow_warm_up_does_not_hide_a_later_slowdown() -> None:
+    """Cold caches made the first calls 3x slower; a 1.5x slowdown later is measured
+    against the steady level and reported."""
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    rng = random.Random(9)
+    for value in warm_then_steady(3.0, seed=8, steady_calls=4000):
+        tracker.record("op", value)
+    assert events == []
+    for _ in range(1000):
+        tracker.record("op", 1.5 * rng.lognormvariate(-4.0, 0.3))
+    assert [e.kind for e in events][:1] == ["degraded"]
+    assert events[0].sample_index < 4400 + 500
+
+
+def test_a_level_that_never_settles_is_still_watched() -> None:
+    """A level moving by 1.5x every 300 calls never looks steady: after a few looks the
+    detector arms anyway, and a 4x slowdown is reported."""
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    rng = random.Random(4)
+    for index in range(5000):
+        level = 1.5 if (index // 300) % 2 else 1.0
+        tracker.record("op", level * rng.lognormvariate(-4.0, 0.3))
+    for _ in range(600):
+        tracker.record("op", 4.0 * rng.lognormvariate(-4.0, 0.3))
+    assert "degraded" in [e.kind for e in events]

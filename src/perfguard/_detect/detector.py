@@ -54,6 +54,8 @@ class Verdict:
     effect_ratio: float
     evidence: dict[str, Any]
     started_at_sample: int
+    # a relapse within `reopen_within` calls of the last recovery: the same episode again
+    reopened: bool = False
 
 
 class SustainedDetector:
@@ -99,6 +101,8 @@ class SustainedDetector:
         self._recovery: Recovery | None = None  # while degraded
         self.degraded_signals: tuple[Signal, ...] = ()
         self.episode_start = 0
+        self.recovered_at = -1  # the sample at which the last episode cleared (-1: none)
+        self._degraded_until = 0  # the end of the last block seen while degraded
         self._next_decision_block = 0
         self._rejections = 0  # consecutive rejected proposals (they back off)
         self._decision_at = 0  # the sample index a pending decision is taken at
@@ -109,6 +113,12 @@ class SustainedDetector:
             "tail": s.tail_persistence,
             "errors": s.error_persistence,
         }
+
+    def remember_episodes_of(self, previous: SustainedDetector) -> None:
+        """A detector re-armed on a new baseline keeps its predecessor's last episode, so
+        a relapse soon after a recovery still reopens it."""
+        self.recovered_at = previous.recovered_at
+        self.episode_start = previous.episode_start
 
     @property
     def degraded(self) -> bool:
@@ -187,6 +197,7 @@ class SustainedDetector:
         self, sorted_successes: list[float], failures: int, block_start: int
     ) -> bool:
         n_ok = len(sorted_successes)
+        self._degraded_until = block_start + n_ok + failures
         if n_ok:
             medians = self._reference.block_medians
             medians.append(sorted_successes[n_ok >> 1])
@@ -305,28 +316,27 @@ class SustainedDetector:
         start = min(starts[signal] for signal in confirmed)
         self._noise.discard()
         self.degraded_signals = tuple(confirmed)
-        self.episode_start = start
+        recovered_at = self.recovered_at
+        reopened = recovered_at >= 0 and start - recovered_at < self.settings.reopen_within
+        if not reopened:
+            self.episode_start = start
+        # the p99 test alone proposed the tail: its recovery is judged on the p99 too
+        tail_on_p99 = "tail" in confirmed and not self._tail.statistic > self._tail.threshold
         self._recovery = Recovery(
             self.degraded_signals,
             shown,
             self._reference,
             self.settings,
             (self._reference_error, self._error_alt),
+            tail_on_p99,
         )
-        evidence = self._evidence(starts)
-        return Verdict("degraded", tuple(confirmed), shown, ratios[confirmed[0]], evidence, start)
-
-    def _evidence(self, starts: dict[Signal, int]) -> dict[str, Any]:
-        return {
-            "test": "binomial CUSUM on rank indicators, confirmed by persistence and effect",
-            "statistics": {name: round(t.statistic, 3) for name, t in self._tests.items()},
-            "threshold": self._latency.threshold,
-            "fired": [name for name, t in self._tests.items() if t.statistic > t.threshold],
-            "reference_scale": round(self._reference.scale, 4),
-            "level_sd": round(self._noise.sd, 4),  # of log(block median / reference p50)
-            "level_rho": round(self._noise.rho, 3),
-            "change_points": dict(starts),
-        }
+        evidence = _evidence_of(self._tests, self._reference, self._noise, starts)
+        if reopened:
+            evidence["reopened"] = True
+            evidence["episode_began_at_sample"] = self.episode_start
+            evidence["recovered_at_sample"] = recovered_at
+        ratio = ratios[confirmed[0]]
+        return Verdict("degraded", tuple(confirmed), shown, ratio, evidence, start, reopened)
 
     def _recover(self, current: dict[str, float]) -> Verdict:
         signals = self.degraded_signals
@@ -338,11 +348,31 @@ class SustainedDetector:
         }
         ratio = ratio_of(current["p50"], self._reference.p50)
         verdict = Verdict("recovered", signals, current, ratio, evidence, self.episode_start)
+        self.recovered_at = self._degraded_until
         self.degraded_signals = ()
         self._recovery = None
         for test in self._tests.values():
             test.reset()
         return verdict
+
+
+def _evidence_of(
+    tests: dict[str, BinomialCusum],
+    reference: Reference,
+    noise: LevelNoise,
+    starts: dict[Signal, int],
+) -> dict[str, Any]:
+    """What a confirmed alert rests on, for the event's `evidence`."""
+    return {
+        "test": "binomial CUSUM on rank indicators, confirmed by persistence and effect",
+        "statistics": {name: round(t.statistic, 3) for name, t in tests.items()},
+        "threshold": tests["latency"].threshold,
+        "fired": [name for name, t in tests.items() if t.statistic > t.threshold],
+        "reference_scale": round(reference.scale, 4),
+        "level_sd": round(noise.sd, 4),  # of log(block median / reference p50)
+        "level_rho": round(noise.rho, 3),
+        "change_points": dict(starts),
+    }
 
 
 def _learned_noise(baseline: Baseline, recent_encoded: list[float] | None) -> LevelNoise:

@@ -1,6 +1,6 @@
 """Recovery: reverse sequential tests that clear a degraded state once the effect has
-mostly gone, and only then (hysteresis in the spirit of Prometheus `for` /
-`keep_firing_for`)."""
+mostly gone for long enough, and only then (hysteresis in the spirit of Prometheus
+`for` / `keep_firing_for`)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,14 @@ class Recovery:
     reference tracked down a little before the incident, or a daily cycle that moved on
     meanwhile, cannot hold the episode open. One block can take back at most
     `recovery_block_floor` of evidence, so a short burst does not restart a recovery.
+
+    A tail episode proposed by the p99 test alone is judged on the p99: its p95 barely
+    moved, so a p95 test would clear it at once and the episode would flap. Every test
+    must have agreed over `recovery_min_samples` calls: a lull of a few blocks inside an
+    incident is not a recovery.
     """
 
-    __slots__ = ("_floor", "_p50", "_p95", "tests")
+    __slots__ = ("_floor", "_min_samples", "_p50", "_tail_limit", "_tail_on_p99", "tests")
 
     def __init__(
         self,
@@ -33,18 +38,24 @@ class Recovery:
         reference: Reference,
         settings: DetectorSettings,
         error_rates: tuple[float, float],  # (reference, alternative) error rates
+        tail_on_p99: bool = False,
     ) -> None:
         floor = settings.recovery_tolerance * max(1.0, 1.0 / reference.scale)
-        p50, p95 = reference.p50, reference.p95
+        p50 = reference.p50
         self._p50 = p50 * max(floor, math.sqrt(ratio_of(current["p50"], p50)))
-        self._p95 = p95 * max(floor, math.sqrt(ratio_of(current["p95"], p95)))
+        self._tail_on_p99 = tail_on_p99
+        tail, key = (reference.p99, "p99") if tail_on_p99 else (reference.p95, "p95")
+        self._tail_limit = tail * max(floor, math.sqrt(ratio_of(current[key], tail)))
         self._floor = -settings.recovery_block_floor
+        self._min_samples = settings.recovery_min_samples
         reference_error, error_alt = error_rates
         threshold = settings.recovery_threshold
         self.tests: dict[Signal, BinomialCusum] = {}
         for signal in signals:
             if signal == "latency":
                 test = BinomialCusum(1.0 - settings.latency_shift, 0.5, threshold)
+            elif signal == "tail" and tail_on_p99:
+                test = BinomialCusum(1.0 - settings.extreme_rate, 0.99, threshold)
             elif signal == "tail":
                 test = BinomialCusum(1.0 - settings.tail_rate, 0.95, threshold)
             else:
@@ -55,7 +66,7 @@ class Recovery:
         """Feed one block; True when every degraded signal looks recovered."""
         n_ok = len(sorted_successes)
         above_median = n_ok - bisect_right(sorted_successes, self._p50)
-        above_tail = n_ok - bisect_right(sorted_successes, self._p95)
+        above_tail = n_ok - bisect_right(sorted_successes, self._tail_limit)
         all_clear = True
         for signal, test in self.tests.items():
             if signal == "latency":
@@ -68,7 +79,10 @@ class Recovery:
                 test.update(healthy, trials, block_start, self._floor)
             if test.statistic <= test.threshold:
                 all_clear = False
-        return all_clear
+        if not all_clear:
+            return False
+        agreed_since = max(t.started_at for t in self.tests.values())
+        return block_start + n_ok + failures - agreed_since >= self._min_samples
 
     @property
     def began(self) -> int:

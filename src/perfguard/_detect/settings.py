@@ -27,6 +27,8 @@ class DetectorSettings:
     recovery_threshold: float = 6.0
     recovery_block_floor: float = 3.0  # most evidence one block can take from a recovery
     recovery_tolerance: float = 1.05  # back to within this ratio of the reference = healthy
+    recovery_min_samples: int = 128  # recovery must be shown over at least this many calls
+    reopen_within: int = 1000  # a relapse this many calls after a recovery reopens it
     min_baseline_samples: int = 600  # a baseline is tested against from this size on
     tail_min_samples: int = 800  # baseline samples needed before the tail is tested
     latency_floor: float = 1.1  # minimum p50 ratio to report latency
@@ -105,6 +107,8 @@ _COUNTS = (
     "burst_length",
     "recent_samples",
     "max_span",
+    "recovery_min_samples",
+    "reopen_within",
 )
 
 
