@@ -19,6 +19,7 @@ from ._baseline import Baseline
 from ._registry import OperationRegistry
 from ._sketch import DEFAULT_SCALE, SketchDelta
 from ._stores import AnyStore, make_store
+from ._stores.contributions import Share
 from .types import BaselineStore, Clock, MergeableStore
 
 
@@ -43,7 +44,7 @@ class Persistence:
         """Adopt the stored baselines where an operation is healthy; how many were."""
         return sum(registry.adopt(name, b) for name, b in self.load().items())
 
-    def renew_after_fork(self) -> None:
+    def renew_after_fork(self, registry: OperationRegistry) -> None:
         self._save_lock = threading.Lock()
 
 
@@ -52,19 +53,39 @@ class InMemory(Persistence):
 
 
 class BaselineFile(Persistence):
-    """Baselines written whole to a store only one process writes."""
+    """Baselines written to a file: merged with the other processes sharing the path
+    when the store can (`shares_path`, the JSON file), else written whole."""
 
     def __init__(self, store: BaselineStore) -> None:
         super().__init__()
         self.store = self._file = store
         self.location = store.location
+        self._shares_path = bool(getattr(store, "shares_path", False))
+        # calls each operation had when this process was forked: its parent's to count
+        self._calls_before_fork: dict[str, int] = {}
 
     def load(self) -> Mapping[str, Baseline]:
         return self._file.load()
 
     def save(self, registry: OperationRegistry, cutoff: float | None) -> None:
         with self._save_lock:
-            self._file.save(snapshot_baselines(registry, cutoff))
+            if not self._shares_path:
+                self._file.save(snapshot_baselines(registry, cutoff))
+                return
+            before = self._calls_before_fork
+            # an operation this process only restored (no calls) is in the file already
+            shares = {
+                name: Share(baseline, calls - before.get(name, 0))
+                for name, (baseline, calls) in _baselines_and_calls(registry, cutoff).items()
+                if calls > before.get(name, 0)
+            }
+            self._file.save_shares(shares, cutoff)  # type: ignore[attr-defined]
+
+    def renew_after_fork(self, registry: OperationRegistry) -> None:
+        super().renew_after_fork(registry)
+        self._calls_before_fork = {
+            name: calls for name, calls in registry.each_absorbed(lambda op: op.sample_count)
+        }
 
 
 class SharedSketches(Persistence):
@@ -128,6 +149,14 @@ def snapshot_baselines(registry: OperationRegistry, cutoff: float | None) -> dic
         if cutoff is None or stamped.last_seen_at >= cutoff:
             result[name] = stamped
     return result
+
+
+def _baselines_and_calls(
+    registry: OperationRegistry, cutoff: float | None
+) -> dict[str, tuple[Baseline, int]]:
+    """snapshot_baselines, with the calls each operation saw in this process."""
+    calls = dict(registry.each_absorbed(lambda op: op.sample_count))
+    return {name: (b, calls.get(name, 0)) for name, b in snapshot_baselines(registry, cutoff).items()}
 
 
 def retention_cutoff(retention_seconds: float | None, clock: Clock) -> float | None:

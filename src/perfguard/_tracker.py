@@ -370,23 +370,19 @@ def _close_at_exit(tracker: PerformanceTracker) -> None:
 
 def _renew_after_fork(tracker: PerformanceTracker) -> None:
     """A forked child starts with fresh locks (a parent's thread may have held one) and,
-    with a shared store, nothing to send: what its parent recorded (pending calls,
-    unsent sketches) is the parent's to send."""
+    with a store several processes share (sketches, or the JSON file's merge), nothing
+    of its parent's to save: what its parent recorded is the parent's to send. It gets
+    its own saver (threads do not survive a fork) and flushes at its exit."""
     persistence = tracker._persistence
-    shared = persistence.sketch_scale is not None
+    shared = persistence.sketch_scale is not None or persistence.location is not None
     tracker._registry.renew_after_fork(discard_unsent=shared)
     tracker._timers.renew_after_fork()
-    persistence.renew_after_fork()
+    persistence.renew_after_fork(tracker._registry)
     saver = tracker._autosaver
     if saver is not None and shared and not tracker._closed:
-        # a shared store takes every process's own samples: the child flushes its own,
-        # every interval, under its own identity
         tracker._autosaver = saver.renewed_in_child(tracker)
         tracker._alerting.on_baseline_change = tracker._autosaver.mark_dirty
     elif saver is not None:
-        # a file of baselines: no background saver in the child (its thread did not
-        # survive the fork; several processes writing one file is issue 10's other
-        # half); the child still saves at its exit, as it did before
         saver.forget()
         tracker._autosaver = None
         tracker._alerting.on_baseline_change = None

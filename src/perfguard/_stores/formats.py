@@ -83,15 +83,26 @@ def _reject_constant(token: str) -> float:
 # -- the baseline document (JsonFileStore, `perfguard show`) -------------------------------
 
 
-def render_document(baselines: Mapping[str, Baseline], *, compressed: bool = False) -> bytes:
+def render_document(
+    baselines: Mapping[str, Baseline],
+    *,
+    compressed: bool = False,
+    contributions: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The baseline document; `contributions` (several processes sharing the file, see
+    contributions.py) go in an optional section with a checksum of its own, which
+    readers that predate it ignore: `operations` always holds the combined baselines."""
     operations = {name: baselines[name].to_dict() for name in sorted(baselines)}
-    document = {
+    document: dict[str, Any] = {
         "schema": SCHEMA_NAME,
         "version": SCHEMA_VERSION,
         "saved_at": SYSTEM_CLOCK.wall(),
         "operations": operations,
         "checksum": checksum_of(operations),
     }
+    if contributions:
+        document["contributions"] = dict(contributions)
+        document["contributions_checksum"] = checksum_of(document["contributions"])
     # ensure_ascii: any operation name, lone surrogates included, becomes valid JSON text
     text = json.dumps(document, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
     data = text.encode("utf-8")
@@ -100,6 +111,14 @@ def render_document(baselines: Mapping[str, Baseline], *, compressed: bool = Fal
 
 def parse_document(raw: bytes, *, compressed: bool, source: str) -> dict[str, Baseline]:
     """Validate a baseline document; CorruptFileError says what is wrong."""
+    return parse_shared_document(raw, compressed=compressed, source=source)[0]
+
+
+def parse_shared_document(
+    raw: bytes, *, compressed: bool, source: str
+) -> tuple[dict[str, Baseline], dict[str, Any]]:
+    """The baselines and the raw (checksum-verified) contributions section, {} when the
+    file has none."""
     if compressed or raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
@@ -122,7 +141,12 @@ def parse_document(raw: bytes, *, compressed: bool, source: str) -> dict[str, Ba
             result[name] = Baseline.from_dict(raw_baseline)
         except ValueError as exc:
             raise CorruptFileError(f"has an invalid baseline for {name!r}: {exc}") from exc
-    return result
+    contributions = document.get("contributions", {})
+    if not isinstance(contributions, dict):
+        raise CorruptFileError("has an invalid 'contributions' section")
+    if contributions and document.get("contributions_checksum") != checksum_of(contributions):
+        raise CorruptFileError("fails its contributions checksum (edited by hand or damaged)")
+    return result, contributions
 
 
 # -- sketches (shards, the combined file, Redis) -------------------------------------------

@@ -4,6 +4,12 @@ Writes are atomic (files.write_atomically). A file that cannot be parsed is move
 (never overwritten before it was read) and the previous version, kept as `.bak` by every
 save, is used when it is sound. A file written by a newer schema is refused and left
 untouched.
+
+Several processes may share the path with no setup (gunicorn or uvicorn workers, a
+multiprocessing pool): a tracker's save goes through `save_shares`, which merges under
+an exclusive lock on `<path>.lock` (contributions.py): each process replaces its own
+contribution, exited processes' contributions are folded, and `operations` is
+recombined from all, so no process overwrites another.
 """
 
 from __future__ import annotations
@@ -16,8 +22,21 @@ from pathlib import Path
 
 from .._baseline import Baseline
 from .._errors import IncompatibleStorageError, StorageError
-from .files import remove_stray_temp_files, set_aside, write_atomically
-from .formats import CorruptFileError, parse_document, render_document
+from .. import _hooks
+from .._clock import SYSTEM_CLOCK
+from .contributions import (
+    FOLDED,
+    Contribution,
+    Share,
+    absorb_into_folded,
+    combined_operations,
+    drop_unseen_since,
+    fold_exited,
+    this_host,
+)
+from .files import locked, remove_stray_temp_files, set_aside, write_atomically
+from .formats import CorruptFileError, parse_document, parse_shared_document, render_document
+from .identity import new_identity
 
 logger = logging.getLogger("perfguard")
 
@@ -25,8 +44,23 @@ logger = logging.getLogger("perfguard")
 class JsonFileStore:
     """Baselines in one JSON file."""
 
+    shares_path = True  # save_shares() merges with the other processes on this path
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
+        self._identity = new_identity()
+        _hooks.after_fork_in_child.register(self, JsonFileStore._forked)
+
+    def _forked(self) -> None:
+        self._identity = new_identity()  # the child's contribution is its own
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def lock_path(self) -> Path:
+        return self._path.with_name(self._path.name + ".lock")
 
     @property
     def location(self) -> str:
@@ -81,8 +115,53 @@ class JsonFileStore:
     # -- writing -------------------------------------------------------------------------
 
     def save(self, baselines: Mapping[str, Baseline]) -> None:
-        """Write every baseline atomically; raises StorageError naming the path."""
-        payload = self.render(baselines)
+        """Write exactly these baselines atomically (one writer: tools, tests); raises
+        StorageError naming the path. Trackers use save_shares."""
+        self._write(self.render(baselines))
+
+    def save_shares(self, shares: Mapping[str, Share], cutoff: float | None = None) -> None:
+        """This process's baselines and call counts, merged under the path's lock with
+        what the other processes saved (module docstring); operations not seen since
+        `cutoff` are forgotten. Raises StorageError naming the path."""
+        with locked(self.lock_path):
+            contributions = self._contributions()
+            now = SYSTEM_CLOCK.wall()
+            mine = Contribution(this_host(), os.getpid(), now, dict(shares))
+            contributions[self._identity] = mine
+            fold_exited(contributions, now)
+            if cutoff is not None:
+                drop_unseen_since(contributions, cutoff)
+            combined = combined_operations(contributions)
+            payload = render_document(
+                {name: share.baseline for name, share in combined.items()},
+                compressed=self.compressed,
+                contributions={i: c.to_dict() for i, c in sorted(contributions.items())},
+            )
+            self._write(payload)
+
+    def _contributions(self) -> dict[str, Contribution]:
+        """What the file holds now, as contributions: a file written before several
+        processes shared it (or by save()) is taken whole as the folded part."""
+        remove_stray_temp_files(self._path, self.backup_path)
+        try:
+            raw = self._path.read_bytes()
+        except OSError:
+            return {}
+        try:
+            baselines, raw_parts = parse_shared_document(
+                raw, compressed=self.compressed, source=self.location
+            )
+            contributions = {i: Contribution.from_dict(i, part) for i, part in raw_parts.items()}
+        except (CorruptFileError, ValueError) as exc:
+            set_aside(self._path, str(exc), what="baseline file")
+            baselines, contributions = self._load_backup(), {}
+        covered = {name for part in contributions.values() for name in part.operations}
+        legacy = {n: Share(b, b.sample_count) for n, b in baselines.items() if n not in covered}
+        if legacy:
+            absorb_into_folded(contributions, Contribution(FOLDED, 0, 0.0, legacy), 0.0)
+        return contributions
+
+    def _write(self, payload: bytes) -> None:
         with contextlib.suppress(OSError):  # no file yet, or an unusable folder (below)
             current = self._path.read_bytes()
             # keep the previous version, but only a sound one: never back up a file we

@@ -1,0 +1,189 @@
+"""A real FastAPI service under uvicorn, timed per route by perfguard, under steady load.
+
+Run: python examples/fastapi_service.py [--steady 120] [--slowed 60] [--clients 2]
+
+Four routes do real work (SQLite queries on a 20k-row table, JSON encoding, a write);
+load comes from `--clients` threads with keep-alive httpx clients over loopback. After
+`--steady` seconds one route, POST /orders, becomes 2x slower for real (each call does
+its work twice) for `--slowed` seconds. The run prints every alert and exits non-zero
+unless: no alert during the steady phase, POST /orders alerts within 500 of its slowed
+calls, and the other routes stay quiet. Needs `pip install fastapi uvicorn httpx`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import random
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from multiprocessing.synchronize import Event
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from perfguard import DegradationEvent, PerformanceTracker
+from perfguard.asgi import PerfguardMiddleware
+
+SLOWED = "POST /orders"
+
+
+class Shop:
+    """The service's data: one shared in-memory SQLite database (a connection a worker
+    thread, all on the same shared cache), built once before the server starts."""
+
+    URI = "file:perfguard-shop?mode=memory&cache=shared"
+
+    def __init__(self, rows: int = 20_000) -> None:
+        self._local = threading.local()
+        self.slowdown = 1  # how many times POST /orders does its work
+        self._keeper = sqlite3.connect(self.URI, uri=True)  # keeps the database alive
+        self._keeper.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, score REAL)")
+        self._keeper.execute(
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, user INTEGER, total REAL)"
+        )
+        rng = random.Random(1)
+        self._keeper.executemany(
+            "INSERT INTO users VALUES (?, ?, ?)",
+            ((i, f"user-{i}", rng.random()) for i in range(rows)),
+        )
+        self._keeper.commit()
+
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = sqlite3.connect(self.URI, uri=True, isolation_level=None)
+        return conn
+
+
+def build_app(shop: Shop, tracker: PerformanceTracker) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/users/{user_id}")
+    def get_user(user_id: int) -> dict[str, object]:
+        row = shop.db().execute("SELECT id, name, score FROM users WHERE id = ?", (user_id,))
+        found = row.fetchone()
+        return {"id": found[0], "name": found[1], "score": found[2]} if found else {}
+
+    @app.get("/orders")
+    def list_orders() -> list[dict[str, object]]:
+        rows = shop.db().execute("SELECT id, name, score FROM users ORDER BY id LIMIT 200")
+        return [{"id": i, "name": n, "score": s} for i, n, s in rows]
+
+    @app.post("/orders")
+    def create_order(user: int = 1) -> dict[str, object]:
+        total = 0.0
+        for _ in range(shop.slowdown):  # the injected fault: the same work, n times
+            db = shop.db()
+            query = "SELECT score FROM users WHERE id BETWEEN ? AND ?"
+            rows = db.execute(query, (user, user + 400))
+            total = sum(s for (s,) in rows)
+            json.dumps([{"user": user, "total": total}] * 200)
+        db.execute("INSERT INTO orders (user, total) VALUES (?, ?)", (user, total))
+        return {"user": user, "total": total}
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(PerfguardMiddleware, tracker=tracker)
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def drive(base: str, stop: Event, seed: int) -> None:
+    """One client process: a mix of the four routes, as a real front end would send."""
+    rng = random.Random(seed)
+    with httpx.Client(base_url=base, timeout=10.0) as client:
+        while not stop.is_set():
+            pick = rng.random()
+            if pick < 0.4:
+                client.get(f"/users/{rng.randrange(20_000)}")
+            elif pick < 0.65:
+                client.get("/orders")
+            elif pick < 0.9:
+                client.post("/orders", params={"user": rng.randrange(19_000)})
+            else:
+                client.get("/health")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steady", type=float, default=120.0, help="seconds of steady load")
+    parser.add_argument("--slowed", type=float, default=60.0, help="seconds with the fault")
+    parser.add_argument("--clients", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    logging.getLogger("perfguard").setLevel(logging.ERROR)  # alerts are printed below
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    shop = Shop()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(shop, tracker), host="127.0.0.1", port=port, log_level="error")
+    )
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    while not server.started:
+        time.sleep(0.05)
+
+    # the load comes from other processes, as it would in production: client threads
+    # in the server's process would compete with it for the GIL
+    spawn = multiprocessing.get_context("spawn")
+    stop = spawn.Event()
+    clients = [
+        spawn.Process(target=drive, args=(f"http://127.0.0.1:{port}", stop, seed))
+        for seed in range(args.clients)
+    ]
+    for client in clients:
+        client.start()
+    try:
+        time.sleep(args.steady)
+        steady_alerts = [e for e in events if e.kind == "degraded"]
+        slowed_from = tracker.snapshot(SLOWED).calls
+        shop.slowdown = 2
+        print(f"steady phase over: {len(steady_alerts)} alerts; slowing {SLOWED} 2x")
+        time.sleep(args.slowed)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+        server.should_exit = True
+        serving.join()
+
+    later = [e for e in events if e.kind == "degraded" and e not in steady_alerts]
+    for event in events:
+        print(f"  [{event.kind}] {event.describe()}")
+    print(f"{'route':<22} {'calls':>7} {'p50 ms':>8} {'p99 ms':>8} {'state':>9} {'episodes':>8}")
+    for name in tracker.operations():
+        snap = tracker.snapshot(name)
+        stats = tracker.stats(name)
+        print(
+            f"{name:<22} {snap.calls:>7} {stats['recent_p50'] * 1e3:>8.2f} "
+            f"{stats['recent_p99'] * 1e3:>8.2f} {tracker.state(name):>9} {snap.episodes:>8}"
+        )
+    slowed = [e for e in later if e.operation == SLOWED]
+    others = [e for e in later if e.operation != SLOWED]
+    delay = slowed[0].sample_index - slowed_from if slowed else None
+    print(
+        f"steady: {args.steady:.0f}s, {len(steady_alerts)} alerts; slowed route alerted "
+        f"after {delay} of its calls; other routes: {len(others)} alerts"
+    )
+    ok = not steady_alerts and delay is not None and delay <= 500 and not others
+    tracker.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
