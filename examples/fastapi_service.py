@@ -4,8 +4,9 @@ Run: python examples/fastapi_service.py [--steady 120] [--slowed 60] [--clients 
 
 Four routes do real work (SQLite queries on a 20k-row table, JSON encoding, a write);
 load comes from `--clients` threads with keep-alive httpx clients over loopback. After
-`--steady` seconds one route, POST /orders, becomes 2x slower for real (each call does
-its work twice) for `--slowed` seconds. The run prints every alert and exits non-zero
+`--steady` seconds one route, POST /orders, becomes 2x slower for real (each call also
+waits as long as its typical call took: a dependency that slowed down) for `--slowed`
+seconds. The run prints every alert and exits non-zero
 unless: no alert during the steady phase, POST /orders alerts within 500 of its slowed
 calls, and the other routes stay quiet. Needs `pip install fastapi uvicorn httpx`.
 """
@@ -42,7 +43,7 @@ class Shop:
 
     def __init__(self, rows: int = 20_000) -> None:
         self._local = threading.local()
-        self.slowdown = 1  # how many times POST /orders does its work
+        self.extra_wait = 0.0  # the injected fault: POST /orders waits this much more
         self._keeper = sqlite3.connect(self.URI, uri=True)  # keeps the database alive
         self._keeper.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, score REAL)")
         self._keeper.execute(
@@ -78,13 +79,12 @@ def build_app(shop: Shop, tracker: PerformanceTracker) -> FastAPI:
 
     @app.post("/orders")
     def create_order(user: int = 1) -> dict[str, object]:
-        total = 0.0
-        for _ in range(shop.slowdown):  # the injected fault: the same work, n times
-            db = shop.db()
-            query = "SELECT score FROM users WHERE id BETWEEN ? AND ?"
-            rows = db.execute(query, (user, user + 400))
-            total = sum(s for (s,) in rows)
-            json.dumps([{"user": user, "total": total}] * 200)
+        db = shop.db()
+        query = "SELECT score FROM users WHERE id BETWEEN ? AND ?"
+        total = sum(s for (s,) in db.execute(query, (user, user + 400)))
+        json.dumps([{"user": user, "total": total}] * 200)
+        if shop.extra_wait:
+            time.sleep(shop.extra_wait)  # a dependency that became slower
         db.execute("INSERT INTO orders (user, total) VALUES (?, ?)", (user, total))
         return {"user": user, "total": total}
 
@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(args.steady)
         steady_alerts = [e for e in events if e.kind == "degraded"]
         slowed_from = tracker.snapshot(SLOWED).calls
-        shop.slowdown = 2
+        # 2x: each call now also waits as long as a typical call took until now
+        shop.extra_wait = tracker.stats(SLOWED)["recent_p50"] or 0.0
         print(f"steady phase over: {len(steady_alerts)} alerts; slowing {SLOWED} 2x")
         time.sleep(args.slowed)
     finally:

@@ -96,6 +96,19 @@ class JsonFileStore:
             set_aside(self._path, str(exc), what="baseline file")
             return self._load_backup()
 
+    def calls(self) -> dict[str, int]:
+        """Per operation, the calls every process sharing the path has saved (for one
+        saved before call counts were kept: the samples its baseline rests on)."""
+        with locked(self.lock_path):
+            contributions = self._contributions()
+        return {name: share.calls for name, share in combined_operations(contributions).items()}
+
+    def contributors(self) -> int:
+        """How many contributions the file keeps (live processes, plus one for all the
+        processes that have exited)."""
+        with locked(self.lock_path):
+            return len(self._contributions())
+
     def _load_backup(self) -> dict[str, Baseline]:
         """After setting a corrupt file aside: the previous version, when it is sound."""
         try:
