@@ -156,7 +156,8 @@ def _baselines_and_calls(
 ) -> dict[str, tuple[Baseline, int]]:
     """snapshot_baselines, with the calls each operation saw in this process."""
     calls = dict(registry.each_absorbed(lambda op: op.sample_count))
-    return {name: (b, calls.get(name, 0)) for name, b in snapshot_baselines(registry, cutoff).items()}
+    baselines = snapshot_baselines(registry, cutoff)
+    return {name: (b, calls.get(name, 0)) for name, b in baselines.items()}
 
 
 def retention_cutoff(retention_seconds: float | None, clock: Clock) -> float | None:

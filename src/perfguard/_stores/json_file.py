@@ -20,10 +20,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .._baseline import Baseline
-from .._errors import IncompatibleStorageError, StorageError
 from .. import _hooks
+from .._baseline import Baseline
 from .._clock import SYSTEM_CLOCK
+from .._errors import IncompatibleStorageError, StorageError
 from .contributions import (
     FOLDED,
     Contribution,
