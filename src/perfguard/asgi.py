@@ -13,6 +13,7 @@ relative to their mount.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -23,6 +24,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+logger = logging.getLogger("perfguard")
 
 
 STANDARD_METHODS = frozenset(
@@ -48,7 +50,11 @@ class PerfguardMiddleware:
         self._perf = tracker.clock.perf
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") != "http":
+        kind = scope.get("type")
+        if kind == "lifespan":
+            await self.app(scope, self._saving_at_shutdown(receive), send)
+            return
+        if kind != "http":
             await self.app(scope, receive, send)
             return
         status = 500  # unless the app starts a response
@@ -66,6 +72,22 @@ class PerfguardMiddleware:
             self._record(scope, self._perf() - start, False, {"error": type(exc).__qualname__})
             raise
         self._record(scope, self._perf() - start, status < 500, None)
+
+    def _saving_at_shutdown(self, receive: Receive) -> Receive:
+        """The server's shutdown is the last moment a worker is sure to see: uvicorn's
+        worker under gunicorn dies by a re-sent SIGTERM after it, so no exit hook runs.
+        The tracker saves when the server announces it (requests are over by then)."""
+
+        async def receive_and_save_at_shutdown() -> Message:
+            message = await receive()
+            if message.get("type") == "lifespan.shutdown":
+                try:
+                    self.tracker.save()
+                except Exception:  # never into the server's shutdown
+                    logger.exception("perfguard could not save at the server's shutdown")
+            return message
+
+        return receive_and_save_at_shutdown
 
     def _record(
         self, scope: Scope, duration: float, success: bool, metadata: dict[str, str] | None
