@@ -18,6 +18,11 @@ Metrics (names follow the Prometheus conventions: base units, `_total` counters,
 At most `max_operations` operations are exported (the first in name order), so a
 cardinality explosion in the application cannot explode the scrape. Requires the extra
 `perfguard[prometheus]`.
+
+Host-wide: when the tracker stores to a path (a JSON file, a ShardStore folder), every
+process on that path publishes its figures once a second, and a scrape answered by any
+of them reports the sums of all (counters, histogram), degraded when any live process is,
+and their combined baseline (_hostwide.py). `host_wide=False` reports this process only.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ._errors import UnknownOperationError
+from ._hostwide import publisher_for
+from ._stores.host_metrics import Figures, figures_of
 from ._tracker import PerformanceTracker
 
 DEFAULT_BUCKETS = (
@@ -65,11 +72,24 @@ class PerfguardCollector(Collector):
         namespace: str = "perfguard",
         buckets: Sequence[float] = DEFAULT_BUCKETS,
         max_operations: int = 500,
+        host_wide: bool = True,
     ) -> None:
         self._tracker = tracker
         self._namespace = namespace
         self._max_operations = max_operations
         tracker.enable_histogram(tuple(buckets))
+        self._publisher = publisher_for(tracker) if host_wide else None
+
+    def _figures(self) -> dict[str, Figures]:
+        if self._publisher is not None:
+            return self._publisher.host_figures()
+        figures = {}
+        for name in self._tracker.operations():
+            try:
+                figures[name] = figures_of(self._tracker.snapshot(name))
+            except UnknownOperationError:
+                continue
+        return figures
 
     def collect(self) -> Iterator[Metric]:
         ns = self._namespace
@@ -92,23 +112,21 @@ class PerfguardCollector(Collector):
         episodes = CounterMetricFamily(
             f"{ns}_degradation_events", "Transitions into degraded", labels=["operation"]
         )
-        names = self._tracker.operations()
+        figures = self._figures()
+        names = sorted(figures)
         exported = names[: self._max_operations]
         for name in exported:
-            try:
-                snap = self._tracker.snapshot(name)
-            except UnknownOperationError:
-                continue
+            snap = figures[name]
             labels = [name]
             calls.add_metric(labels, snap.calls)
             failures.add_metric(labels, snap.failures)
             slow.add_metric(labels, snap.slow_calls)
             episodes.add_metric(labels, snap.episodes)
-            degraded.add_metric(labels, 1.0 if snap.state == "degraded" else 0.0)
+            degraded.add_metric(labels, 1.0 if snap.degraded else 0.0)
             if snap.histogram:
                 buckets = [
                     ("+Inf" if bound == float("inf") else repr(bound), count)
-                    for bound, count in zip(snap.histogram_bounds, snap.histogram, strict=True)
+                    for bound, count in zip(snap.bounds, snap.histogram, strict=True)
                 ]
                 durations.add_metric(labels, buckets, snap.histogram_sum)
             if snap.baseline is not None:

@@ -1,6 +1,7 @@
-"""gunicorn with 4 uvicorn workers and one JSON path, the way a user deploys: after a
-graceful stop (SIGTERM to the master) the stored calls equal the requests served, with
-and without --preload. uvicorn's worker dies by a re-sent SIGTERM after its graceful
+"""gunicorn with 4 uvicorn workers and one JSON path, the way a user deploys: a scrape of
+/metrics answered by any worker sums every worker's calls (within the publish lag), and
+after a graceful stop (SIGTERM to the master) the stored calls equal the requests
+served, with and without --preload. uvicorn's worker dies by a re-sent SIGTERM after its graceful
 shutdown, so the save happens at the ASGI lifespan shutdown the middleware sees."""
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import pytest
 pytest.importorskip("gunicorn")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
+pytest.importorskip("prometheus_client")
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from perfguard import JsonFileStore  # noqa: E402
 
@@ -41,6 +45,29 @@ def _wait_until_serving(base: str, server: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)  # readiness polling, not timing
     raise AssertionError("gunicorn did not start serving within 60 s")
+
+
+def _scraped_calls(base: str) -> float:
+    """perfguard_calls_total of GET /hello from one scrape on a fresh connection (so
+    any worker may answer), parsed with prometheus_client's parser."""
+    text = httpx.get(f"{base}/metrics", timeout=10.0).text
+    for family in text_string_to_metric_families(text):
+        if family.name == "perfguard_calls":
+            for sample in family.samples:
+                if sample.labels.get("operation") == "GET /hello":
+                    return sample.value
+    return 0.0
+
+
+def _scrape_until(base: str, served: int) -> float:
+    """Scrapes until the sum matches (publishing lags by up to a second), at most 10 s."""
+    deadline = time.monotonic() + 10
+    scraped = _scraped_calls(base)
+    while scraped != served and time.monotonic() < deadline:
+        time.sleep(0.2)  # waiting out the stated lag, not timing anything
+        scraped = _scraped_calls(base)
+    # and several workers agree: the next scrapes (other workers) report it too
+    return min([scraped] + [_scraped_calls(base) for _ in range(6)])
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gunicorn needs a POSIX system")
@@ -69,6 +96,8 @@ def test_four_workers_on_one_path_store_every_request(tmp_path: Path, preload: b
                 assert response.status_code == 200
                 pids.add(response.text)
                 served += 1
+        scraped = _scrape_until(base, served)
+        assert scraped == served, f"host-wide scrape: {scraped} of {served} calls"
     finally:
         server.send_signal(signal.SIGTERM)  # gunicorn's graceful stop
         try:

@@ -25,6 +25,7 @@ import math
 _PRIOR_BLOCKS = 32  # weight of the prior (independent calls) in blocks
 _MEMORY = 512  # blocks: the estimate follows the last ~8,000 calls
 HELD_AT_MOST = 96  # blocks held back while evidence accumulates
+_ROUTINE_BATCH = 4  # quiet blocks between two learnings when nothing was held (TRACK_EVERY)
 _MAX_RHO = 0.95
 # levels are clamped to [1/4, 4] x the reference: a degenerate block (quantized or
 # zero-inflated durations) must not blow the spread up; real wander stays well inside
@@ -39,6 +40,7 @@ class LevelNoise:
         "_cov",
         "_last",
         "_mean",
+        "_skip",
         "_var",
         "_weight",
         "held",
@@ -55,6 +57,7 @@ class LevelNoise:
         self._cov = 0.0
         self._weight = float(_PRIOR_BLOCKS)
         self._last: float | None = None
+        self._skip = False
         # raw block medians waiting to be learned (quiet) or held back (evidence
         # accumulating, at most HELD_AT_MOST): the detector appends to them per block,
         # learn_quiet() takes them every few blocks, so a block costs one list append
@@ -89,27 +92,48 @@ class LevelNoise:
 
     def learn_quiet(self, p50: float) -> None:
         """Learn the quiet medians as levels against the reference p50 of now (it moves by
-        at most a few percent between two calls; the loop is `learn()` written out)."""
+        at most a few percent between two calls). `learn()` written out for speed: this
+        runs every few blocks of every operation (docs/benchmarks.md, per-call cost)."""
         quiet = self.quiet
         if not quiet or p50 <= 0.0:
             quiet.clear()
             return
-        low, high = p50 * _LEVEL_RANGE_LOW, p50 * _LEVEL_RANGE_HIGH
-        log = math.log
-        weight, mean, var, cov, last = self._weight, self._mean, self._var, self._cov, self._last
+        if self._weight >= _MEMORY and len(quiet) <= _ROUTINE_BATCH:
+            # Settled (a full memory of levels): learn every other routine batch. Half
+            # the cost, the same estimate over twice the time (~16,000 calls); batches
+            # with released blocks (rejected wander) are always learned.
+            self._skip = not self._skip
+            if self._skip:
+                quiet.clear()
+                self._last = None  # the next batch does not follow this one
+                return
+        inverse, log, memory = 1.0 / p50, math.log, float(_MEMORY)
+        weight, mean, var, cov = self._weight, self._mean, self._var, self._cov
+        # no previous level (a fresh start): pairing the first with the mean adds ~nothing
+        first = last = self._last if self._last is not None else mean
         for median in quiet:
-            if median <= 0.0:
+            ratio = median * inverse
+            if ratio <= 0.0:
                 continue  # a block of zero durations (a coarse clock) says nothing of level
-            level = log((low if median < low else high if median > high else median) / p50)
-            weight = weight + 1.0 if weight < _MEMORY else float(_MEMORY)
+            level = log(
+                _LEVEL_RANGE_LOW
+                if ratio < _LEVEL_RANGE_LOW
+                else _LEVEL_RANGE_HIGH
+                if ratio > _LEVEL_RANGE_HIGH
+                else ratio
+            )
+            if weight < memory:
+                weight += 1.0
             rate = 1.0 / weight
             deviation = level - mean
             mean += rate * deviation
-            var += rate * (deviation * (level - mean) - var)
-            if last is not None:
-                cov += rate * ((last - mean) * (level - mean) - cov)
+            after = level - mean
+            var += rate * (deviation * after - var)
+            cov += rate * ((last - mean) * after - cov)
             last = level
-        self._weight, self._mean, self._var, self._cov, self._last = weight, mean, var, cov, last
+        self._weight, self._mean, self._var, self._cov = weight, mean, var, cov
+        if last is not first:  # a level was learned (log() returns a new object)
+            self._last = last
         quiet.clear()
 
     def discard(self) -> None:
