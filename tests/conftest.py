@@ -142,3 +142,21 @@ def fixed_baseline(sample_count: int) -> Baseline:
         updated_at=1.0,
         last_seen_at=1.0,
     )
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[object]:
+    """A real 3-master Redis Cluster on loopback, always stopped."""
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the Redis Cluster tests: redis-server is missing")
+        pytest.skip("redis-server or redis-cli is not installed")
+    pytest.importorskip("redis")
+    from tests.redis_cluster import RedisCluster, free_ports
+
+    cluster = RedisCluster(tmp_path / "cluster", free_ports(3))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

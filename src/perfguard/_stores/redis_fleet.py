@@ -8,6 +8,12 @@ ignores a replay. Keys of one operation share a hash slot (`{...}` hash tag), so
 script is also valid on a Redis Cluster. Operation names are percent-encoded (UTF-8,
 lone surrogates kept) before they reach a key.
 
+Redis Cluster: a URL naming any node of a cluster works as it is. The store asks the
+node (`INFO cluster`) and then talks to the cluster: a flush is one pipeline per master,
+each holding the operations whose hash slot that master serves. A MOVED reply (a
+resharding, or a cluster that was unreachable when the store was built) keeps the flush
+for a replay under the same sequence and refreshes the slot map; it never drops calls.
+
 When Redis is down, a flush raises StorageError and the tracker keeps the deltas for the
 next flush: a sketch's size does not grow with the number of calls, so what is buffered
 stays bounded (operations are capped by max_operations) and nothing has to be dropped.
@@ -36,6 +42,7 @@ logger = logging.getLogger("perfguard")
 
 try:
     import redis
+    import redis.cluster
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "the Redis store needs the optional dependency: pip install 'perfguard[redis]'"
@@ -149,13 +156,17 @@ class RedisStore:
         prefix: str = "perfguard",
         scale: int = 6,
         timeout: float = 1.0,
+        cluster: bool | None = None,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.scale = scale
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
-        )
+        self._timeout = timeout
+        self._client: redis.Redis | redis.cluster.RedisCluster = self._plain()
+        if cluster is None:
+            cluster = _is_cluster(self._client)
+        if cluster:
+            self._client = self._clustered()
         self._script = self._client.register_script(_APPLY_FLUSH)
         self._identity = new_identity()
         self._outbox = Outbox()
@@ -165,6 +176,48 @@ class RedisStore:
     @property
     def location(self) -> str:
         return self.url
+
+    @property
+    def cluster(self) -> bool:
+        """True when the URL named a node of a Redis Cluster."""
+        return isinstance(self._client, redis.cluster.RedisCluster)
+
+    def _plain(self) -> redis.Redis:
+        timeout = self._timeout
+        return redis.Redis.from_url(
+            self.url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+        )
+
+    def _clustered(self) -> redis.cluster.RedisCluster:
+        timeout = self._timeout
+        return redis.cluster.RedisCluster.from_url(
+            self.url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+        )
+
+    def _pipelines(self, names: list[str]) -> list[tuple[Any, list[str]]]:
+        """Pipelines to run the flush script in, with the operations each carries: one
+        for a single server; one per master of a cluster (a cluster pipeline cannot run
+        scripts), each with the operations whose slot that master serves."""
+        client = self._client
+        if not isinstance(client, redis.cluster.RedisCluster):
+            return [(client.pipeline(transaction=False), names)]
+        by_node: dict[str, tuple[Any, list[str]]] = {}
+        for name in names:
+            node = client.get_node_from_key(self._keys(name)[0])  # type: ignore[no-untyped-call]
+            entry = by_node.get(node.name)
+            if entry is None:
+                connection = client.get_redis_connection(node)
+                entry = by_node[node.name] = (connection.pipeline(transaction=False), [])
+            entry[1].append(name)
+        return list(by_node.values())
+
+    def _moved(self) -> None:
+        """A MOVED reply: become (or refresh) a cluster client; the flush is replayed."""
+        if isinstance(self._client, redis.cluster.RedisCluster):
+            self._client.nodes_manager.initialize()
+        else:
+            self._client = self._clustered()
+            self._script = self._client.register_script(_APPLY_FLUSH)
 
     @property
     def identity(self) -> str:
@@ -178,7 +231,11 @@ class RedisStore:
         """A forked child: its own identity, sequence and connections."""
         self._identity = new_identity()
         self._outbox.reset()
-        self._client.connection_pool.reset()
+        if isinstance(self._client, redis.cluster.RedisCluster):
+            self._client = self._clustered()  # a cluster client holds a pool per node
+            self._script = self._client.register_script(_APPLY_FLUSH)
+        else:
+            self._client.connection_pool.reset()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -200,17 +257,24 @@ class RedisStore:
         pending = list(deltas)
         for _ in range(2):  # a second round only for operations at another fleet scale
             try:
-                pipeline = self._client.pipeline(transaction=False)
-                for name in pending:
-                    argv = _flush_args(identity, sequence, deltas[name], scales[name], now)
-                    self._script(keys=list(self._keys(name)), args=argv, client=pipeline)
-                results = pipeline.execute(raise_on_error=False)
-            except redis.RedisError as exc:
+                ordered: list[str] = []
+                results: list[Any] = []
+                for pipeline, names in self._pipelines(pending):
+                    for name in names:
+                        argv = _flush_args(identity, sequence, deltas[name], scales[name], now)
+                        self._script(keys=list(self._keys(name)), args=argv, client=pipeline)
+                    results.extend(pipeline.execute(raise_on_error=False))
+                    ordered.extend(names)
+            except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
                 raise StorageError(self.url, f"flush failed ({exc})") from exc
             retry = []
-            for name, result in zip(pending, results, strict=True):
+            moved = False
+            for name, result in zip(ordered, results, strict=True):
                 if not isinstance(result, Exception):
                     applied += int(result)
+                    continue
+                if isinstance(result, _SLOTS_ELSEWHERE):
+                    moved = True  # replayed whole next time: applied parts are ignored
                     continue
                 fleet_scale = _fleet_scale(result)
                 if fleet_scale is None or fleet_scale > scales[name]:
@@ -221,6 +285,9 @@ class RedisStore:
                     continue
                 scales[name] = fleet_scale
                 retry.append(name)
+            if moved:
+                self._moved()
+                raise StorageError(self.url, "flush refused by a cluster node (slots moved)")
             if not retry:
                 return applied
             pending = retry
@@ -263,6 +330,24 @@ class RedisStore:
             if baseline is not None:
                 result[name] = baseline
         return result
+
+
+# replies of a cluster node that mean "not here, not now": the flush is replayed
+_SLOTS_ELSEWHERE = (
+    redis.exceptions.MovedError,
+    redis.exceptions.AskError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+)
+
+
+def _is_cluster(client: redis.Redis) -> bool:
+    """Whether the server the URL names is a cluster node; False when it cannot be
+    asked now (a MOVED reply later switches the store over)."""
+    try:
+        return int(client.info("cluster").get("cluster_enabled", 0)) == 1
+    except (redis.RedisError, ValueError, TypeError):
+        return False
 
 
 def _baseline_of(fields: Mapping[str, str]) -> Baseline | None:
