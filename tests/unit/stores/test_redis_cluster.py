@@ -12,8 +12,8 @@ from perfguard._sketch import LogSketch, SketchDelta
 
 pytest.importorskip("redis")
 
-from perfguard import RedisStore  # noqa: E402
-from tests.redis_cluster import RedisCluster  # noqa: E402
+from perfguard import RedisStore
+from tests.redis_cluster import RedisCluster
 
 OPERATIONS = 60
 
