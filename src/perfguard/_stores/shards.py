@@ -33,7 +33,7 @@ from .._baseline import Baseline
 from .._clock import SYSTEM_CLOCK
 from .._errors import IncompatibleStorageError, StorageError
 from .._sketch import LogSketch, SketchDelta
-from .files import locked, set_aside, write_atomically
+from .files import locked, locked_if_free, set_aside, write_atomically
 from .formats import (
     baseline_from_sketch,
     check_schema,
@@ -70,9 +70,16 @@ class ShardStore:
     mergeable = True
     keeps_unsent = True  # a failed flush is kept and replayed first (_outbox)
 
-    def __init__(self, folder: str | os.PathLike[str], scale: int = 6) -> None:
+    def __init__(
+        self, folder: str | os.PathLike[str], scale: int = 6, *, fold_every: float | None = 30.0
+    ) -> None:
         self.folder = Path(folder)
         self.scale = scale
+        # shards fold themselves: a process that flushed combines every pending shard
+        # (its own, other live ones', dead ones') at most every `fold_every` seconds,
+        # when no other process is combining; None leaves it to `perfguard combine`
+        self.fold_every = fold_every
+        self._last_fold = SYSTEM_CLOCK.perf()
         self._identity = new_identity()
         self._outbox = Outbox()
         _hooks.after_fork_in_child.register(self, ShardStore._forked)
@@ -135,7 +142,16 @@ class ShardStore:
         """Write this process's next shard(s): a shard that could not be written before
         is written first, under its own sequence. Returns how many were written."""
         self._outbox.add(deltas)
-        return self._outbox.send(self._write_shard)
+        written = self._outbox.send(self._write_shard)
+        if self.fold_every is not None:
+            now = SYSTEM_CLOCK.perf()
+            if now - self._last_fold >= self.fold_every:
+                self._last_fold = now
+                try:
+                    self.combine(wait=False)
+                except (OSError, StorageError) as exc:  # the shard is written: a later try
+                    logger.warning("perfguard could not fold the shards of %s: %s", self.folder, exc)
+        return written
 
     def _write_shard(self, sequence: int, deltas: Mapping[str, SketchDelta]) -> Path:
         operations = {name: entry_dict(delta) for name, delta in deltas.items()}
@@ -159,40 +175,50 @@ class ShardStore:
 
     # -- combining -----------------------------------------------------------------------
 
-    def combine(self, progress: Callable[[int, int], None] | None = None) -> CombineReport:
+    def combine(
+        self, progress: Callable[[int, int], None] | None = None, *, wait: bool = True
+    ) -> CombineReport:
         """Merge every shard into the combined file, once, under the folder's lock.
-        `progress(done, total)` is called as shards are read (for long combines)."""
-        report = CombineReport()
+        `progress(done, total)` is called as shards are read (for long combines).
+        wait=False: do nothing (an empty report) when another process is combining."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        with locked(self.folder / "combine.lock"):
-            combined = self._read_combined()
-            shards = sorted((self.folder / "shards").glob("*.json"))
-            merged_paths: list[Path] = []
-            for done, path in enumerate(shards, 1):
-                if progress is not None:
-                    progress(done, len(shards))
-                try:
-                    shard = _Shard.parse(path.read_bytes(), str(path))
-                except (OSError, ValueError) as exc:
-                    set_aside(path, str(exc), what="shard", into=self.folder / "quarantine")
-                    report.quarantined.append(path.name)
-                    continue
-                if shard.sequence <= combined.merged.get(shard.identity, 0):
-                    report.already_merged.append(path.name)
-                    merged_paths.append(path)
-                    continue
-                combined.absorb(shard)
-                report.merged.append(path.name)
+        lock = self.folder / "combine.lock"
+        if wait:
+            with locked(lock):
+                return self._combine_locked(progress)
+        with locked_if_free(lock) as held:
+            return self._combine_locked(progress) if held else CombineReport()
+
+    def _combine_locked(self, progress: Callable[[int, int], None] | None) -> CombineReport:
+        report = CombineReport()
+        combined = self._read_combined()
+        shards = sorted((self.folder / "shards").glob("*.json"))
+        merged_paths: list[Path] = []
+        for done, path in enumerate(shards, 1):
+            if progress is not None:
+                progress(done, len(shards))
+            try:
+                shard = _Shard.parse(path.read_bytes(), str(path))
+            except (OSError, ValueError) as exc:
+                set_aside(path, str(exc), what="shard", into=self.folder / "quarantine")
+                report.quarantined.append(path.name)
+                continue
+            if shard.sequence <= combined.merged.get(shard.identity, 0):
+                report.already_merged.append(path.name)
                 merged_paths.append(path)
-            if report.merged:
-                if self.combined_path.exists():
-                    previous = self.combined_path.read_bytes()
-                    write_atomically(self.folder / "baselines.json.bak", previous)
-                write_atomically(self.combined_path, combined.render())
-            for path in merged_paths:  # only once the combined file holds them
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-            report.operations = len(combined.operations)
+                continue
+            combined.absorb(shard)
+            report.merged.append(path.name)
+            merged_paths.append(path)
+        if report.merged:
+            if self.combined_path.exists():
+                previous = self.combined_path.read_bytes()
+                write_atomically(self.folder / "baselines.json.bak", previous)
+            write_atomically(self.combined_path, combined.render())
+        for path in merged_paths:  # only once the combined file holds them
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        report.operations = len(combined.operations)
         return report
 
 
