@@ -150,7 +150,7 @@ class ShardStore:
                 try:
                     self.combine(wait=False)
                 except (OSError, StorageError) as exc:  # the shard is written: a later try
-                    logger.warning("perfguard could not fold the shards of %s: %s", self.folder, exc)
+                    logger.warning("perfguard could not fold %s: %s", self.folder, exc)
         return written
 
     def _write_shard(self, sequence: int, deltas: Mapping[str, SketchDelta]) -> Path:
