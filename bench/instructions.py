@@ -27,7 +27,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-VARIANTS = ("floor", "async_floor", "record", "decorator", "async_decorator", "measure")
+VARIANTS = (
+    "floor",
+    "async_floor",
+    "record",
+    "decorator",
+    "async_decorator",
+    "measure",
+    "decorator_json",
+    "decorator_shards",
+)
 
 
 class TickClock:
@@ -76,7 +85,24 @@ def run_variant(variant: str, calls: int) -> None:
     from perfguard import PerformanceTracker
 
     logging.getLogger("perfguard").setLevel(logging.ERROR)
-    tracker = PerformanceTracker(autosave_interval=None, clock=TickClock())
+    storage: object = None
+    if variant in ("decorator_json", "decorator_shards"):
+        import tempfile
+
+        from perfguard import ShardStore
+
+        folder = tempfile.mkdtemp(prefix="perfguard-bench-")
+        # the storage modes: one JSON path (several processes may share it), and the
+        # mergeable sketches every shared store (shards, Redis) keeps per operation
+        storage = os.path.join(folder, "baselines.json")
+        if variant == "decorator_shards":
+            storage = ShardStore(os.path.join(folder, "shards"))
+        variant = "decorator"
+    tracker = PerformanceTracker(
+        storage=storage,  # type: ignore[arg-type]
+        autosave_interval=None,
+        clock=TickClock(),
+    )
     if variant == "record":
         record = tracker.record
         for _ in range(calls):
