@@ -49,6 +49,9 @@ class JsonFileStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
         self._identity = new_identity()
+        # other processes' parts as last parsed, by identity with their saved_at: a
+        # part unchanged since the last save is not validated again
+        self._parsed: dict[str, tuple[float, Contribution]] = {}
         _hooks.after_fork_in_child.register(self, JsonFileStore._forked)
 
     def _forked(self) -> None:
@@ -137,7 +140,7 @@ class JsonFileStore:
         what the other processes saved (module docstring); operations not seen since
         `cutoff` are forgotten. Raises StorageError naming the path."""
         with locked(self.lock_path):
-            contributions = self._contributions()
+            contributions, sound = self._read_contributions()
             now = SYSTEM_CLOCK.wall()
             mine = Contribution(this_host(), os.getpid(), now, dict(shares))
             contributions[self._identity] = mine
@@ -150,29 +153,48 @@ class JsonFileStore:
                 compressed=self.compressed,
                 contributions={i: c.to_dict() for i, c in sorted(contributions.items())},
             )
-            self._write(payload)
+            if sound is not None:  # parsed just now: it is the backup, as is
+                with contextlib.suppress(StorageError):
+                    write_atomically(self.backup_path, sound)
+            write_atomically(self._path, payload)
 
     def _contributions(self) -> dict[str, Contribution]:
-        """What the file holds now, as contributions: a file written before several
-        processes shared it (or by save()) is taken whole as the folded part."""
+        return self._read_contributions()[0]
+
+    def _read_contributions(self) -> tuple[dict[str, Contribution], bytes | None]:
+        """What the file holds now, as contributions (a file written before several
+        processes shared it, or by save(), is taken whole as the folded part), and the
+        file's bytes when they were sound."""
         remove_stray_temp_files(self._path, self.backup_path)
         try:
             raw = self._path.read_bytes()
         except OSError:
-            return {}
+            return {}, None
+        sound: bytes | None = raw
         try:
             baselines, raw_parts = parse_shared_document(
                 raw, compressed=self.compressed, source=self.location
             )
-            contributions = {i: Contribution.from_dict(i, part) for i, part in raw_parts.items()}
+            contributions = {i: self._parsed_part(i, part) for i, part in raw_parts.items()}
         except (CorruptFileError, ValueError) as exc:
             set_aside(self._path, str(exc), what="baseline file")
-            baselines, contributions = self._load_backup(), {}
+            baselines, contributions, sound = self._load_backup(), {}, None
         covered = {name for part in contributions.values() for name in part.operations}
         legacy = {n: Share(b, b.sample_count) for n, b in baselines.items() if n not in covered}
         if legacy:
             absorb_into_folded(contributions, Contribution(FOLDED, 0, 0.0, legacy), 0.0)
-        return contributions
+        return contributions, sound
+
+    def _parsed_part(self, identity: str, raw: object) -> Contribution:
+        saved_at = raw.get("saved_at") if isinstance(raw, dict) else None
+        cached = self._parsed.get(identity)
+        if identity != FOLDED and cached is not None and cached[0] == saved_at:
+            part = cached[1]
+            return Contribution(part.host, part.pid, part.saved_at, dict(part.operations))
+        part = Contribution.from_dict(identity, raw)
+        if identity != FOLDED:
+            self._parsed[identity] = (part.saved_at, part)
+        return part
 
     def _write(self, payload: bytes) -> None:
         with contextlib.suppress(OSError):  # no file yet, or an unusable folder (below)

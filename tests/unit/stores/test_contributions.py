@@ -105,8 +105,9 @@ def test_a_damaged_contributions_section_is_set_aside_and_the_save_goes_on(
     _mine(JsonFileStore(path), a=0.01)
     _mine(JsonFileStore(path), a=0.01)  # a backup exists now
     document = json.loads(path.read_text())
-    first = next(iter(document["contributions"].values()))
-    first["pid"] = -1  # the checksum no longer matches
+    parts = json.loads(document["contributions"])
+    next(iter(parts.values()))["pid"] = -1
+    document["contributions"] = json.dumps(parts)  # the checksum no longer matches
     path.write_text(json.dumps(document))
     _mine(JsonFileStore(path), b=0.02)
     assert list(tmp_path.glob("baselines.json.corrupt-*"))
