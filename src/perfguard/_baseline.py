@@ -110,9 +110,9 @@ class Baseline:
         numbers: list[Any] = [raw.get(name) for name in _ALL_NUMBER_FIELDS]
         # fast path (files of many processes hold thousands): every field a float >= 0;
         # their sum is finite only when each one is
-        if all(v.__class__ is float for v in numbers) and min(numbers) >= 0.0:
-            if math.isfinite(sum(numbers)):
-                values = dict(zip(_ALL_NUMBER_FIELDS, numbers, strict=True))
+        fast = all(v.__class__ is float for v in numbers) and min(numbers) >= 0.0
+        if fast and math.isfinite(sum(numbers)):
+            values = dict(zip(_ALL_NUMBER_FIELDS, numbers, strict=True))
         for name in () if values else _ALL_NUMBER_FIELDS:
             value = raw.get(name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
