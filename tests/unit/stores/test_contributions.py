@@ -55,8 +55,9 @@ def _mine(store: JsonFileStore, **levels: float) -> None:
     store.save_shares({name: Share(_baseline(level, 4)[0], 100) for name, level in levels.items()})
 
 
-def test_two_processes_keep_both_their_operations(tmp_path: Path) -> None:
-    path = tmp_path / "baselines.json"
+@pytest.mark.parametrize("name", ["baselines.json", "baselines.json.gz"])
+def test_two_processes_keep_both_their_operations(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
     first, second = JsonFileStore(path), JsonFileStore(path)  # two identities, one path
     _mine(first, a=0.01, both=0.02)
     _mine(second, b=0.03, both=0.02)
