@@ -154,16 +154,8 @@ class HostMetrics:
     def publish(self, snapshots: Iterable[OperationSnapshot]) -> None:
         """Write this process's figures (atomic rename, no fsync)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        document = {
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "saved_at": SYSTEM_CLOCK.wall(),
-            "operations": {n: f.to_dict() for n, f in self.own(snapshots).items()},
-        }
         target = self.folder / f"{self._identity}{_SUFFIX}"
-        temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_text(json.dumps(document, allow_nan=False), "utf-8")
-        os.replace(temporary, target)
+        _write_figures(target, os.getpid(), self.own(snapshots))
 
     def host_figures(
         self, snapshots: Iterable[OperationSnapshot], alive: Callable[[int], bool] = pid_alive
@@ -193,7 +185,7 @@ class HostMetrics:
                     path.unlink()
                 folded = True
             if folded:
-                _write_exited(self.folder / EXITED, exited)
+                _write_figures(self.folder / EXITED, 0, exited)
             parts.append({n: replace(f, degraded=False, baseline=None) for n, f in exited.items()})
         return _summed(parts)
 
@@ -233,10 +225,11 @@ def _read(path: Path) -> dict[str, Figures]:
     return {} if document is None else document[2]
 
 
-def _write_exited(path: Path, figures: dict[str, Figures]) -> None:
+def _write_figures(path: Path, pid: int, figures: dict[str, Figures]) -> None:
+    """Atomic rename, no fsync: live figures, rewritten every second."""
     document = {
         "host": socket.gethostname(),
-        "pid": 0,
+        "pid": pid,
         "saved_at": SYSTEM_CLOCK.wall(),
         "operations": {n: f.to_dict() for n, f in figures.items()},
     }
