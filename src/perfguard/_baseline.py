@@ -14,6 +14,10 @@ from ._quantiles import mean_and_std, quantile
 _FLOAT_FIELDS = ("p50", "p75", "p95", "p99", "mean", "std", "error_rate", "log_scale")
 _TIME_FIELDS = ("established_at", "updated_at", "last_seen_at")
 _ALL_NUMBER_FIELDS = _FLOAT_FIELDS + _TIME_FIELDS
+_PUBLIC_FIELDS = (
+    "p50", "p75", "p95", "p99", "mean", "std", "sample_count", "error_rate",
+    "established_at", "updated_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -87,19 +91,9 @@ class Baseline:
         }
 
     def public_dict(self) -> dict[str, Any]:
-        """The fields users read in stats()."""
-        return {
-            "p50": self.p50,
-            "p75": self.p75,
-            "p95": self.p95,
-            "p99": self.p99,
-            "mean": self.mean,
-            "std": self.std,
-            "sample_count": self.sample_count,
-            "error_rate": self.error_rate,
-            "established_at": self.established_at,
-            "updated_at": self.updated_at,
-        }
+        """The fields users read in stats() (in this order)."""
+        stored = self.to_dict()
+        return {name: stored[name] for name in _PUBLIC_FIELDS}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Baseline:
