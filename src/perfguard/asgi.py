@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from ._hostwide import publish_now
 from ._tracker import PerformanceTracker
 
 Scope = MutableMapping[str, Any]
@@ -83,6 +84,7 @@ class PerfguardMiddleware:
             if message.get("type") == "lifespan.shutdown":
                 try:
                     self.tracker.save()
+                    publish_now(self.tracker)  # the last host-wide figures, likewise
                 except Exception:  # never into the server's shutdown
                     logger.exception("perfguard could not save at the server's shutdown")
             return message
