@@ -5,6 +5,8 @@ it was talking to a cluster switches over on the first MOVED reply without dropp
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from perfguard import PerformanceTracker, StorageError
@@ -59,12 +61,15 @@ def test_a_node_restart_during_flushes_loses_nothing(redis_cluster: RedisCluster
     sent += 5  # kept by the store, to be replayed
     redis_cluster.start_node(stopped)
     redis_cluster.wait_until_ok()
-    for _ in range(20):  # the slot map may still point at the old connection once
+    pause = threading.Event()
+    for _ in range(100):  # readiness: the client may hold a dead connection once or twice
         try:
             store.save_deltas({f"op-{i}": _delta(5) for i in range(OPERATIONS)})
             break
         except StorageError:
-            continue
+            pause.wait(0.1)
+    else:
+        raise AssertionError("the cluster never took the flush after the node came back")
     sent += 5
     assert store.dropped == {}
     stored = RedisStore(redis_cluster.url(1)).load()
