@@ -14,7 +14,9 @@ The async API is a thin shell over this synchronous core.
 
 from __future__ import annotations
 
+import decimal
 import logging
+import numbers
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -118,11 +120,9 @@ class PerformanceTracker:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Record one finished call of `name` that took `duration` seconds."""
-        try:
-            valid = 0.0 <= duration < MAX_DURATION  # also refuses inf and huge ints
-        except TypeError:
-            valid = False
-        if not valid or duration.__class__ is bool:
+        if duration.__class__ is not float:  # ints, numpy scalars, Decimal: a float now
+            duration = _as_seconds(name, duration)
+        if not 0.0 <= duration < MAX_DURATION:  # also refuses NaN, inf and huge values
             raise InvalidDurationError(str(name), duration)
         # Recorder.record_outcome's fast branch inlined (a call level is ~0.2x the floor)
         try:
@@ -351,6 +351,19 @@ class PerformanceTracker:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _as_seconds(name: str, duration: object) -> float:
+    """A duration given as another real number (int, numpy scalar, Fraction, Decimal)
+    as the float perfguard stores; InvalidDurationError for anything else (booleans,
+    numpy's included, arrays, strings) and for values no float can hold."""
+    # numpy's booleans are not numbers.Real; Python's are, and are refused by name
+    if isinstance(duration, bool) or not isinstance(duration, (numbers.Real, decimal.Decimal)):
+        raise InvalidDurationError(str(name), duration)
+    try:
+        return float(duration)
+    except (OverflowError, ValueError, TypeError, ArithmeticError):
+        raise InvalidDurationError(str(name), duration) from None
 
 
 def _histogram_bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
