@@ -34,6 +34,12 @@ def make_store(storage: str | os.PathLike[str] | AnyStore | None) -> AnyStore | 
         text = os.fspath(storage)
         if not text:
             raise StorageError(text, "an empty path; pass None for in-memory tracking")
+        if os.path.isdir(text):  # never renamed aside as if it were a damaged file
+            raise StorageError(
+                text,
+                "is a directory; pass a file path in it (e.g. "
+                f"{os.path.join(text, 'baselines.json')!r}) or ShardStore({text!r})",
+            )
         return JsonFileStore(text)
     return storage
 

@@ -158,7 +158,8 @@ class RedisStore:
         timeout: float = 1.0,
         cluster: bool | None = None,
     ) -> None:
-        self.url = url
+        self._url = url  # with its credentials: only ever given to the client
+        self.url = redacted(url)  # what every message, error and `location` shows
         self.prefix = prefix
         self.scale = scale
         self._timeout = timeout
@@ -185,13 +186,13 @@ class RedisStore:
     def _plain(self) -> redis.Redis:
         timeout = self._timeout
         return redis.Redis.from_url(
-            self.url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+            self._url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
         )
 
     def _clustered(self) -> redis.cluster.RedisCluster:
         timeout = self._timeout
         return redis.cluster.RedisCluster.from_url(
-            self.url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+            self._url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
         )
 
     def _pipelines(self, names: list[str]) -> list[tuple[Any, list[str]]]:
@@ -339,6 +340,22 @@ _SLOTS_ELSEWHERE = (
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
 )
+
+
+def redacted(url: str) -> str:
+    """The URL with its password (and a user with no password) replaced by "***", so
+    logs, errors and `storage_location` never show a secret."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    user = parts.username if parts.password is not None else "***"
+    secret = ":***" if parts.password is not None else ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    netloc = f"{user or ''}{secret}@{host}{port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _is_cluster(client: redis.Redis) -> bool:
