@@ -3,6 +3,7 @@ console error, and the screenshot shows the charts (their colours are on screen)
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -118,3 +119,50 @@ def test_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
     colours = png_colours(shot.read_bytes())
     assert BAR_BLUE in colours  # the latency histogram was drawn
     assert DEGRADED_RED in colours  # the degraded episode on the timeline
+
+
+HOSTILE = "<img src=x onerror=\"document.title='PWNED'\">"
+
+
+def test_a_hostile_report_runs_no_script_in_a_browser(tmp_path: Path) -> None:
+    """Issue 11, item 14: a report file is anybody's; markup in any field, numbers
+    included, reaches the page as text and runs nothing."""
+    executable = browser()
+    tracker = PerformanceTracker(autosave_interval=None)
+    for index in range(200):
+        tracker.record("checkout", 0.01 * (1 + index % 5))
+    tracker.write_report(tmp_path / "report.json")
+    report = json.loads((tmp_path / "report.json").read_text())
+    stats = report["operations"]["checkout"]
+    stats["sample_count"] = HOSTILE
+    stats["state"] = HOSTILE
+    stats["recent_p95"] = HOSTILE
+    stats["baseline"]["sample_count"] = HOSTILE
+    stats["baseline"]["p95"] = HOSTILE
+    stats["events"] = [{"kind": "degraded", "sample_index": HOSTILE, "summary": HOSTILE}]
+    (tmp_path / "hostile.json").write_text(json.dumps(report))
+    page = tmp_path / "hostile.html"
+    assert main(["report", str(tmp_path / "hostile.json"), "-o", str(page)]) == 0
+    assert "<img" not in page.read_text()
+    completed = subprocess.run(
+        [
+            executable,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'p'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    dom = completed.stdout
+    assert "<body" in dom, completed.stderr[-2000:]
+    assert "PWNED" not in dom.split("<body", 1)[0]  # the title was not rewritten
+    assert "<img" not in dom
+    assert "&lt;img" in dom  # shown as text

@@ -63,11 +63,11 @@ def _summary_table(operations: Mapping[str, Mapping[str, Any]]) -> str:
             "<tr>"
             f"<td><a href='#{_anchor(name)}'>{html.escape(name)}</a></td>"
             f"<td style='color:{_COLORS.get(state, '#222')}'>{html.escape(state)}</td>"
-            f"<td>{stats.get('sample_count', 0)}</td>"
+            f"<td>{_count(stats.get('sample_count', 0))}</td>"
             f"<td>{_percent(stats.get('error_rate'))}</td>"
-            f"<td>{format_seconds(baseline.get('p95'))}</td>"
-            f"<td>{format_seconds(stats.get('recent_p95'))}</td>"
-            f"<td>{len(stats.get('events', []))}</td>"
+            f"<td>{_seconds(baseline.get('p95'))}</td>"
+            f"<td>{_seconds(stats.get('recent_p95'))}</td>"
+            f"<td>{_count(len(_list(stats.get('events'))))}</td>"
             "</tr>"
         )
     head = (
@@ -80,7 +80,7 @@ def _summary_table(operations: Mapping[str, Mapping[str, Any]]) -> str:
 def _operation_section(name: str, stats: Mapping[str, Any]) -> str:
     state = str(stats.get("state"))
     color = _COLORS.get(state, "#222")
-    events = stats.get("events", [])
+    events = [e for e in _list(stats.get("events")) if isinstance(e, dict)]
     event_items = "".join(f"<li>{html.escape(str(e.get('summary', '')))}</li>" for e in events)
     return (
         f"<section class='op' id='{_anchor(name)}'>"
@@ -99,10 +99,10 @@ def _operation_section(name: str, stats: Mapping[str, Any]) -> str:
 
 
 def _distribution_svg(stats: Mapping[str, Any]) -> str:
-    durations = [d for d in stats.get("recent_durations", []) if d > 0]
+    durations = [d for d in _list(stats.get("recent_durations")) if _is_number(d) and d > 0]
     baseline = stats.get("baseline") or {}
     markers: list[tuple[str, float]] = [
-        (q, float(baseline[q])) for q in ("p50", "p95", "p99") if baseline.get(q)
+        (q, float(baseline[q])) for q in ("p50", "p95", "p99") if _is_number(baseline.get(q))
     ]
     values = durations + [v for _, v in markers]
     svg = [
@@ -163,8 +163,11 @@ def _histogram_bars(
 
 
 def _timeline_svg(stats: Mapping[str, Any]) -> str:
-    total = max(1, int(stats.get("sample_count", 0)))
-    events: Sequence[Mapping[str, Any]] = stats.get("events", [])
+    count = stats.get("sample_count", 0)
+    total = max(1, int(count)) if _is_number(count) else 1
+    events: Sequence[Mapping[str, Any]] = [
+        e for e in _list(stats.get("events")) if isinstance(e, dict)
+    ]
     width = _WIDTH
     svg = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
@@ -180,11 +183,11 @@ def _timeline_svg(stats: Mapping[str, Any]) -> str:
     open_since: float | None = None
     for event in events:
         if event.get("kind") == "degraded":
-            open_since = float(event.get("started_at_sample", 0))
-            x = x_of(float(event.get("sample_index", 0)))
+            open_since = _number(event.get("started_at_sample"), 0.0)
+            x = x_of(_number(event.get("sample_index"), 0.0))
             svg.append(f"<path d='M{x:.1f},52 l-5,-9 h10 z' fill='{_COLORS['degraded']}'/>")
         elif open_since is not None:
-            end = float(event.get("sample_index", total))
+            end = _number(event.get("sample_index"), float(total))
             svg.append(_span(x_of(open_since), x_of(end)))
             open_since = None
     if open_since is not None:
@@ -209,16 +212,16 @@ def _figures_table(stats: Mapping[str, Any]) -> str:
     rows = []
     for key in ("p50", "p75", "p95", "p99", "mean", "std"):
         rows.append(
-            f"<tr><td>{key}</td><td>{format_seconds(baseline.get(key))}</td>"
-            f"<td>{format_seconds(stats.get(f'recent_{key}'))}</td></tr>"
+            f"<tr><td>{key}</td><td>{_seconds(baseline.get(key))}</td>"
+            f"<td>{_seconds(stats.get(f'recent_{key}'))}</td></tr>"
         )
     rows.append(
         f"<tr><td>error rate</td><td>{_percent(baseline.get('error_rate'))}</td>"
         f"<td>{_percent(stats.get('recent_error_rate'))}</td></tr>"
     )
     rows.append(
-        f"<tr><td>calls</td><td>{baseline.get('sample_count', '-')}</td>"
-        f"<td>{stats.get('sample_count', 0)}</td></tr>"
+        f"<tr><td>calls</td><td>{_count(baseline.get('sample_count', '-'))}</td>"
+        f"<td>{_count(stats.get('sample_count', 0))}</td></tr>"
     )
     return (
         "<table><tr><th></th><th>baseline</th><th>recent window</th></tr>"
@@ -228,7 +231,32 @@ def _figures_table(stats: Mapping[str, Any]) -> str:
 
 
 def _percent(value: object) -> str:
-    return f"{value:.2%}" if isinstance(value, (int, float)) else "-"
+    return f"{value:.2%}" if _is_number(value) else "-"
+
+
+# Every value a report file carries reaches the page through one of these: a report is
+# a file anybody may have written, so a "number" may be markup (tests/integrations/
+# test_report_browser.py loads a hostile one in a real browser).
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _seconds(value: object) -> str:
+    return html.escape(format_seconds(float(value))) if _is_number(value) else "-"  # type: ignore[arg-type]
+
+
+def _number(value: object, default: float) -> float:
+    return float(value) if _is_number(value) else default  # type: ignore[arg-type]
+
+
+def _count(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _anchor(name: str) -> str:
