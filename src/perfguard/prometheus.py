@@ -61,6 +61,16 @@ DEFAULT_BUCKETS = (
 )
 
 
+def exportable(name: str) -> str:
+    """The label value of an operation name: valid UTF-8 whatever the name holds (a lone
+    surrogate becomes its escape, \\udc80), the same spelling at every scrape."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return name
+
+
 class PerfguardCollector(Collector):
     """Exposes a tracker's operations at scrape time; it never writes to the tracker
     except to switch its histogram on."""
@@ -117,7 +127,8 @@ class PerfguardCollector(Collector):
         exported = names[: self._max_operations]
         for name in exported:
             snap = figures[name]
-            labels = [name]
+            label = exportable(name)
+            labels = [label]
             calls.add_metric(labels, snap.calls)
             failures.add_metric(labels, snap.failures)
             slow.add_metric(labels, snap.slow_calls)
@@ -135,7 +146,7 @@ class PerfguardCollector(Collector):
                     ("0.95", snap.baseline.p95),
                     ("0.99", snap.baseline.p99),
                 ):
-                    baseline.add_metric([name, quantile], value)
+                    baseline.add_metric([label, quantile], value)
         dropped = GaugeMetricFamily(
             f"{ns}_exporter_operations_dropped",
             "Operations not exported (beyond max_operations)",
