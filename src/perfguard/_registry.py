@@ -48,6 +48,7 @@ class OperationRegistry:
         self._overflow: Operation | None = None
         self._histogram_bounds: tuple[float, ...] | None = None
         self._restoring = 0  # baselines being restored: all count in the family at once
+        self.restore_skipped = 0  # stored operations not loaded: over max_operations
 
     # -- finding and creating ------------------------------------------------------------
 
@@ -118,12 +119,27 @@ class OperationRegistry:
     # -- baselines from a store ----------------------------------------------------------
 
     def restore(self, baselines: Mapping[str, Baseline], cutoff: float | None) -> None:
-        """At construction: one operation per stored baseline seen since `cutoff`."""
+        """At construction: one operation per stored baseline seen since `cutoff`, at
+        most `max_operations` of them (the most recently seen; the others are left in
+        the store, counted in `restore_skipped` and logged once)."""
         kept = {
             name: baseline
             for name, baseline in baselines.items()
             if cutoff is None or baseline.last_seen_at >= cutoff
         }
+        room = self._config.max_operations - len(self.operations)
+        if len(kept) > room:
+            newest = sorted(kept, key=lambda n: kept[n].last_seen_at, reverse=True)[: max(room, 0)]
+            self.restore_skipped = len(kept) - len(newest)
+            logger.warning(
+                "perfguard: the store holds %d operations, over max_operations=%d; the %d "
+                "seen most recently were loaded, %d left in the store",
+                len(kept),
+                self._config.max_operations,
+                len(newest),
+                self.restore_skipped,
+            )
+            kept = {name: kept[name] for name in newest}
         self._restoring = len(self.operations) + len(kept)
         for name, baseline in kept.items():
             self.operations[name] = self._new(name, baseline)

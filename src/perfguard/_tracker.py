@@ -240,6 +240,11 @@ class PerformanceTracker:
         return self._registry.overflow_count
 
     @property
+    def restore_skipped(self) -> int:
+        """Stored operations not loaded at start: beyond max_operations (oldest seen)."""
+        return self._registry.restore_skipped
+
+    @property
     def clock(self) -> Clock:
         """The clock this tracker reads (shells time calls with `clock.perf`)."""
         return self._clock
@@ -284,12 +289,9 @@ class PerformanceTracker:
 
     # -- persistence ---------------------------------------------------------------------
 
-    def _retention_cutoff(self) -> float | None:
-        return retention_cutoff(self.config.retention_seconds, self._clock)
-
     def snapshot_baselines(self) -> dict[str, Baseline]:
         """Every established baseline, stamped with when its operation was last seen."""
-        return snapshot_baselines(self._registry, self._retention_cutoff())
+        return snapshot_baselines(self._registry, _cutoff(self))
 
     def save(self) -> None:
         """Write every baseline to storage now (no-op without storage).
@@ -297,7 +299,7 @@ class PerformanceTracker:
         Raises StorageError naming the path when the write fails; the old file is left
         as it was and recording goes on in memory.
         """
-        self._persistence.save(self._registry, self._retention_cutoff())
+        self._persistence.save(self._registry, _cutoff(self))
 
     def refresh_baselines(self) -> int:
         """Read the store back and adopt its baselines (learned from every process)
@@ -366,6 +368,11 @@ def _as_seconds(name: str, duration: object) -> float:
         raise InvalidDurationError(str(name), duration) from None
 
 
+def _cutoff(tracker: PerformanceTracker) -> float | None:
+    """Retention: operations not seen since then are dropped at load and save."""
+    return retention_cutoff(tracker.config.retention_seconds, tracker._clock)
+
+
 def _histogram_bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
     ordered = tuple(sorted(float(b) for b in bounds))
     if not ordered or any(not 0 < b < float("inf") for b in ordered):
@@ -377,7 +384,7 @@ def _open_storage(tracker: PerformanceTracker) -> None:
     """Load the stored baselines, start the background saver, and hook the saves at exit
     (and at the exit of a multiprocessing worker, for a shared store)."""
     persistence = tracker._persistence
-    tracker._registry.restore(persistence.load(), tracker._retention_cutoff())
+    tracker._registry.restore(persistence.load(), _cutoff(tracker))
     interval = tracker.config.autosave_interval
     if interval is not None:
         # A shared store is flushed every interval (other processes wait for our

@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("prometheus_client")
 
-from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
-from perfguard import PerformanceTracker  # noqa: E402
-from perfguard.prometheus import PerfguardCollector  # noqa: E402
+from perfguard import PerformanceTracker
+from perfguard.prometheus import PerfguardCollector
 
 
 def test_a_lone_surrogate_name_does_not_break_the_scrape() -> None:
