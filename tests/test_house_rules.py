@@ -13,7 +13,7 @@ MODULES = sorted(SOURCE.rglob("*.py"))
 
 # Layers, lowest first: a module may import its own layer and the layers below it.
 EDGES = {"asgi", "wsgi", "otel", "prometheus", "pytest_plugin", "_cli", "__main__", "__init__"}
-FACADE = {"_tracker", "_persistence", "_autosave", "_reporting", "_hostwide"}
+FACADE = {"_tracker", "_persistence", "_autosave", "_reporting", "_hostwide", "_losses"}
 STORES = {"_stores"}
 
 

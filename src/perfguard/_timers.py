@@ -1,4 +1,5 @@
-"""Timers of the start()/end() API: ids, open timers and their cap.
+"""Timers of the start()/end() API: ids, open timers and their cap (the oldest open
+timer is abandoned to make room; ending it later is TimerAlreadyEndedError).
 
 An id is "<token>-<n>": the random token tells this tracker's ids from others', the
 number tells an id that was issued and already ended from one never issued.
@@ -6,6 +7,7 @@ number tells an id that was issued and already ended from one never issued.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 from collections.abc import Mapping
@@ -15,7 +17,6 @@ from ._errors import (
     InvalidOperationNameError,
     PerfguardError,
     TimerAlreadyEndedError,
-    TooManyOpenTimersError,
     UnknownTimerError,
 )
 
@@ -31,12 +32,18 @@ class TimerBook:
         self._issued = 0
         self._issue_lock = threading.Lock()
         self._open: dict[str, OpenTimer] = {}
+        self.abandoned = 0  # open timers closed at the cap to make room
 
     def start(self, name: str, started: float, metadata: Mapping[str, Any] | None) -> str:
         if not isinstance(name, str) or not name:
             raise InvalidOperationNameError(name)
         if len(self._open) >= self._limit:
-            raise TooManyOpenTimersError(name, self._limit)
+            # At the cap the oldest open timer is abandoned (a cancelled task leaves its
+            # timer open forever): start() never raises into the request path for what
+            # another caller forgot. Counted in tracker.abandoned_timers.
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+                del self._open[next(iter(self._open))]
+                self.abandoned += 1
         with self._issue_lock:
             number = self._issued
             self._issued = number + 1

@@ -37,6 +37,7 @@ from ._errors import (
     UnknownOperationError,
 )
 from ._events import DegradationEvent
+from ._losses import LossFigures
 from ._notifications import BaselineChange
 from ._persistence import Persistence, persistence_for, retention_cutoff, snapshot_baselines
 from ._recorder import Recorder
@@ -53,7 +54,7 @@ MAX_DURATION = 1e12  # seconds (31,000 years): beyond it a "duration" is a bug
 logger = logging.getLogger("perfguard")
 
 
-class PerformanceTracker:
+class PerformanceTracker(LossFigures):
     """Times named operations, learns their baselines and reports degradation.
 
     storage: None (in memory), a path (JSON file; ".json.gz" compressed), a Redis URL,
@@ -233,16 +234,6 @@ class PerformanceTracker:
     def operations(self) -> list[str]:
         """Names of every operation known (recorded or restored), sorted."""
         return self._registry.names()
-
-    @property
-    def overflow_count(self) -> int:
-        """Calls of operations refused by the cardinality cap."""
-        return self._registry.overflow_count
-
-    @property
-    def restore_skipped(self) -> int:
-        """Stored operations not loaded at start: beyond max_operations (oldest seen)."""
-        return self._registry.restore_skipped
 
     @property
     def clock(self) -> Clock:

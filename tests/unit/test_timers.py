@@ -3,6 +3,7 @@ and the cap on open timers."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -11,7 +12,7 @@ from perfguard import (
     InvalidOperationNameError,
     PerformanceTracker,
     TimerAlreadyEndedError,
-    TooManyOpenTimersError,
+    TrackerConfig,
     UnknownTimerError,
 )
 from perfguard._timers import TimerBook
@@ -66,18 +67,40 @@ def test_another_book_s_id_is_unknown_even_once_ended() -> None:
         ours.finish(foreign)
 
 
-def test_the_cap_counts_open_timers_only() -> None:
+def test_at_the_cap_the_oldest_open_timer_is_abandoned_and_counted() -> None:
+    """Issue 11, item 5: timers a cancelled task never ended must not make start()
+    raise into the request path once the cap is reached."""
     book = TimerBook(limit=2)
-    first = book.start("op", 1.0, None)
-    book.start("op", 1.0, None)
-    with pytest.raises(TooManyOpenTimersError) as info:
-        book.start("refused", 1.0, None)
-    assert info.value.operation == "refused" and info.value.value == 2
-    book.finish(first)
-    third = book.start("op", 1.0, None)  # room again once one ended
-    with pytest.raises(TooManyOpenTimersError):
-        book.start("op", 1.0, None)
-    assert book.finish(third)[0] == "op"
+    oldest = book.start("op", 1.0, None)
+    kept = book.start("op", 2.0, None)
+    newest = book.start("fresh", 3.0, None)  # no error: the oldest makes room
+    assert book.abandoned == 1
+    with pytest.raises(TimerAlreadyEndedError):
+        book.finish(oldest)  # it was ended by the cap
+    assert book.finish(kept)[1] == 2.0 and book.finish(newest)[0] == "fresh"
+
+
+def test_a_tracker_counts_abandoned_timers_of_cancelled_tasks() -> None:
+    async def scenario() -> None:
+        config = TrackerConfig(max_open_timers=5, autosave_interval=None)
+        tracker = PerformanceTracker(config=config)
+
+        async def request() -> None:
+            timer = await tracker.start_operation("handler")
+            await asyncio.sleep(3600)  # cancelled before end_operation: a leaked timer
+            await tracker.end_operation(timer)
+
+        tasks = [asyncio.ensure_future(request()) for _ in range(8)]
+        await asyncio.sleep(0)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        timer = await tracker.start_operation("handler")  # never TooManyOpenTimersError
+        await tracker.end_operation(timer)
+        assert tracker.abandoned_timers == 8 + 1 - 5
+        assert tracker.stats("handler")["sample_count"] == 1
+
+    asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("bad", ["", None, 42])

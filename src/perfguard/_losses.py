@@ -1,0 +1,31 @@
+"""The public figures of what a tracker did not keep, in one place: calls pooled past
+the cardinality cap, stored operations not loaded, timers abandoned at the open-timer
+cap. perfguard never drops a sample or a timer without counting it in one of these."""
+
+from __future__ import annotations
+
+from ._registry import OperationRegistry
+from ._timers import TimerBook
+
+
+class LossFigures:
+    """Mixed into PerformanceTracker (which owns the registry and the timer book)."""
+
+    _registry: OperationRegistry
+    _timers: TimerBook
+
+    @property
+    def overflow_count(self) -> int:
+        """Calls of operations refused by the cardinality cap."""
+        return self._registry.overflow_count
+
+    @property
+    def restore_skipped(self) -> int:
+        """Stored operations not loaded at start: beyond max_operations (oldest seen)."""
+        return self._registry.restore_skipped
+
+    @property
+    def abandoned_timers(self) -> int:
+        """Timers never ended (a cancelled task, a forgotten end()) that were closed to
+        make room at `max_open_timers`; their calls are not recorded."""
+        return self._timers.abandoned
