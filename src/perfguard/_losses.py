@@ -1,9 +1,11 @@
-"""The public figures of what a tracker did not keep, in one place: calls pooled past
-the cardinality cap, stored operations not loaded, timers abandoned at the open-timer
-cap. perfguard never drops a sample or a timer without counting it in one of these."""
+"""The public figures of what a tracker did not keep as given, in one place: calls
+pooled past the cardinality cap, stored operations not loaded, timers abandoned at the
+open-timer cap, negative measured durations stored as 0. perfguard never drops or
+alters a sample or a timer without counting it in one of these."""
 
 from __future__ import annotations
 
+from ._recorder import Recorder
 from ._registry import OperationRegistry
 from ._timers import TimerBook
 
@@ -13,6 +15,7 @@ class LossFigures:
 
     _registry: OperationRegistry
     _timers: TimerBook
+    _recorder: Recorder
 
     @property
     def overflow_count(self) -> int:
@@ -29,3 +32,8 @@ class LossFigures:
         """Timers never ended (a cancelled task, a forgotten end()) that were closed to
         make room at `max_open_timers`; their calls are not recorded."""
         return self._timers.abandoned
+
+    @property
+    def negative_durations(self) -> int:
+        """Calls a clock that stepped backwards measured as negative: recorded as 0 s."""
+        return self._recorder.negative_durations

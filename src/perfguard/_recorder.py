@@ -28,6 +28,7 @@ class Recorder:
         "_operations",
         "_wall",
         "absorb_if_free",
+        "negative_durations",
         "operation_for",
         "perf",
         "warn",
@@ -47,6 +48,7 @@ class Recorder:
         self.operation_for = registry.operation_for
         self.absorb_if_free = registry.absorb_if_free
         self.warn = warn
+        self.negative_durations = 0  # measured by a clock that stepped back: stored as 0
 
     def record_outcome(
         self, name: str, duration: float, success: bool, metadata: Mapping[str, Any] | None
@@ -59,7 +61,7 @@ class Recorder:
             raise InvalidOperationNameError(name) from None
         if op is None:
             op = self.operation_for(name)
-        if success and metadata is None and duration <= op.slow_threshold:
+        if success and metadata is None and 0.0 <= duration <= op.slow_threshold:
             pending = op.pending
             pending.append(duration)
             if len(pending) >= op.drain_trigger:
@@ -70,7 +72,12 @@ class Recorder:
     def record_notable(
         self, op: Operation, duration: float, success: bool, metadata: Mapping[str, Any] | None
     ) -> None:
-        """Failures, slow calls and calls with metadata: rare enough to take the lock."""
+        """Failures, slow calls and calls with metadata: rare enough to take the lock.
+        A negative duration (only a clock that stepped backwards measures one) is
+        recorded as 0 and counted in `negative_durations`, never stored as negative."""
+        if duration < 0.0:
+            self.negative_durations += 1
+            duration = 0.0
         warning: str | None = None
         now = self._wall()
         with op.lock:
