@@ -13,7 +13,7 @@ import fcntl
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .._clock import SYSTEM_CLOCK, utc_stamp
@@ -81,8 +81,18 @@ def remove_stray_temp_files(*paths: Path) -> None:
         return
     folder = paths[0].parent
     prefixes = tuple(f".{p.name}{TEMP_MARKER}" for p in paths)
+    _remove_abandoned(folder, lambda name: name.startswith(prefixes))
+
+
+def remove_abandoned_temp_files(folder: Path) -> None:
+    """Remove every temp file in `folder` whose writer's pid is gone (shard writers
+    killed mid-write leave one each)."""
+    _remove_abandoned(folder, lambda name: name.startswith(".") and TEMP_MARKER in name)
+
+
+def _remove_abandoned(folder: Path, matches: Callable[[str], bool]) -> None:
     try:
-        candidates = [p for p in folder.iterdir() if p.name.startswith(prefixes)]
+        candidates = [p for p in folder.iterdir() if matches(p.name)]
     except OSError:
         return
     for candidate in candidates:

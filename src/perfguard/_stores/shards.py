@@ -33,7 +33,13 @@ from .._baseline import Baseline
 from .._clock import SYSTEM_CLOCK
 from .._errors import IncompatibleStorageError, StorageError
 from .._sketch import LogSketch, SketchDelta
-from .files import locked, locked_if_free, set_aside, write_atomically
+from .files import (
+    locked,
+    locked_if_free,
+    remove_abandoned_temp_files,
+    set_aside,
+    write_atomically,
+)
 from .formats import (
     baseline_from_sketch,
     check_schema,
@@ -191,6 +197,7 @@ class ShardStore:
 
     def _combine_locked(self, progress: Callable[[int, int], None] | None) -> CombineReport:
         report = CombineReport()
+        remove_abandoned_temp_files(self.folder / "shards")
         combined = self._read_combined()
         shards = sorted((self.folder / "shards").glob("*.json"))
         merged_paths: list[Path] = []

@@ -262,3 +262,24 @@ def test_a_custom_store_that_fails_keeps_nothing_lost() -> None:
     assert received == [25]
     tracker.close(save=False)
     tracker.close()
+
+
+def test_temp_files_of_killed_shard_writers_are_cleaned_at_combine(tmp_path: Path) -> None:
+    """Issue 11, item 12: a writer SIGKILLed mid-write leaves `.name.tmp-<pid>.<rand>`;
+    once its pid is gone the next combine removes it; a live writer's is kept."""
+    import subprocess
+    import sys
+
+    from perfguard._stores.files import TEMP_MARKER
+
+    folder = tmp_path / "store"
+    (folder / "shards").mkdir(parents=True)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    dead_pid = int(finished.stdout)
+    dead = folder / "shards" / f".x.json{TEMP_MARKER}{dead_pid}.abcd1234"
+    live = folder / "shards" / f".y.json{TEMP_MARKER}{os.getpid()}.abcd1234"
+    for path in (dead, live):
+        path.write_bytes(b"half a shard")
+    ShardStore(folder).combine()
+    assert not dead.exists() and live.exists()
