@@ -18,6 +18,7 @@ class SystemClock:
     """
 
     __slots__ = ("perf", "wall")
+    monotonic = True  # perf_counter never goes back: read without a guard
 
     def __init__(self) -> None:
         self.perf: Callable[[], float] = time.perf_counter

@@ -9,6 +9,7 @@ of `record_outcome`; tests/unit/test_hot_path_twins.py runs the three as twins.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,15 +21,37 @@ from ._window import encode_failure
 from .types import Clock
 
 
+class NeverBackwards:
+    """perf() of a clock that does not promise to be monotonic, held at its highest
+    reading so far: a step back reads as no time passing, and is counted."""
+
+    __slots__ = ("_last", "_perf", "steps_back")
+
+    def __init__(self, perf: Callable[[], float]) -> None:
+        self._perf = perf
+        self._last = -math.inf
+        self.steps_back = 0
+
+    def __call__(self) -> float:
+        now = self._perf()
+        last = self._last
+        if now < last:
+            self.steps_back += 1
+            return last
+        self._last = now
+        return now
+
+
 class Recorder:
     """Implements the `perfguard.types.Recorder` contract for one tracker."""
 
     __slots__ = (
+        "_clamped",
+        "_guard",
         "_limiter",
         "_operations",
         "_wall",
         "absorb_if_free",
-        "negative_durations",
         "operation_for",
         "perf",
         "warn",
@@ -44,11 +67,22 @@ class Recorder:
         self._operations = registry.operations
         self._limiter = limiter
         self._wall = clock.wall
-        self.perf: Callable[[], float] = clock.perf
+        # A clock that declares itself monotonic (the system's, FakeClock) is read as
+        # it is; any other is read through a guard that never goes back, so a
+        # duration perfguard measures is never negative (counted when it would be).
+        monotonic = getattr(clock, "monotonic", False) is True
+        self._guard = None if monotonic else NeverBackwards(clock.perf)
+        self.perf: Callable[[], float] = clock.perf if self._guard is None else self._guard
         self.operation_for = registry.operation_for
         self.absorb_if_free = registry.absorb_if_free
         self.warn = warn
-        self.negative_durations = 0  # measured by a clock that stepped back: stored as 0
+        self._clamped = 0  # negative durations handed in (a caller's own clock): stored as 0
+
+    @property
+    def negative_durations(self) -> int:
+        """Readings of a clock that stepped back (held at its highest reading, so the
+        call measured 0 s or less than it took), plus negative durations handed in."""
+        return self._clamped + (self._guard.steps_back if self._guard is not None else 0)
 
     def record_outcome(
         self, name: str, duration: float, success: bool, metadata: Mapping[str, Any] | None
@@ -61,7 +95,7 @@ class Recorder:
             raise InvalidOperationNameError(name) from None
         if op is None:
             op = self.operation_for(name)
-        if success and metadata is None and 0.0 <= duration <= op.slow_threshold:
+        if success and metadata is None and duration <= op.slow_threshold:
             pending = op.pending
             pending.append(duration)
             if len(pending) >= op.drain_trigger:
@@ -76,7 +110,7 @@ class Recorder:
         A negative duration (only a clock that stepped backwards measures one) is
         recorded as 0 and counted in `negative_durations`, never stored as negative."""
         if duration < 0.0:
-            self.negative_durations += 1
+            self._clamped += 1
             duration = 0.0
         warning: str | None = None
         now = self._wall()

@@ -79,7 +79,7 @@ def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, 
         op = slot.op
         if op is None:
             op = slot.op = recorder.operation_for(name)
-        if 0.0 <= duration <= op.slow_threshold:  # a clock stepping back: notable
+        if duration <= op.slow_threshold:
             pending = op.pending
             pending.append(duration)
             if len(pending) >= op.drain_trigger:
@@ -112,7 +112,7 @@ def wrap_async(
         op = slot.op
         if op is None:
             op = slot.op = recorder.operation_for(name)
-        if 0.0 <= duration <= op.slow_threshold:  # a clock stepping back: notable
+        if duration <= op.slow_threshold:
             pending = op.pending
             pending.append(duration)
             if len(pending) >= op.drain_trigger:

@@ -6,6 +6,8 @@ from __future__ import annotations
 class FakeClock:
     """A deterministic clock: `advance()` moves both the monotonic and the wall time."""
 
+    monotonic = True  # advance() refuses to go back
+
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._monotonic = 1000.0
         self._wall = start

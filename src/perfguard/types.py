@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 
 class Clock(Protocol):
-    """Source of time. `perf()` is monotonic seconds; `wall()` is Unix epoch seconds."""
+    """Source of time. `perf()` is monotonic seconds; `wall()` is Unix epoch seconds.
+
+    A clock may also say `monotonic = True` (the system clock, FakeClock do): perfguard
+    then reads `perf` as it is; any other clock is read through a guard that holds its
+    highest reading, so a clock that steps back never yields a negative duration
+    (counted in `tracker.negative_durations`)."""
 
     def perf(self) -> float: ...
 
