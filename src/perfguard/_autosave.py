@@ -89,11 +89,14 @@ class AutoSaver:
                     tracker.refresh_baselines()
                 self._failure_reported = None
                 self.saves += 1
-            except PerfguardError as exc:
+            except Exception as exc:  # any failure: logged once, retried with backoff
                 self._failures += 1
                 if str(exc) != self._failure_reported:
                     self._failure_reported = str(exc)
-                    logger.warning("perfguard autosave failed: %s (will retry)", exc)
+                    if isinstance(exc, PerfguardError):
+                        logger.warning("perfguard autosave failed: %s (will retry)", exc)
+                    else:  # a defect, not a full disk: the traceback helps whoever reports it
+                        logger.exception("perfguard autosave failed (will retry)")
                 self._dirty.set()
             del tracker
 

@@ -139,3 +139,29 @@ def test_stop_during_the_debounce_wait_saves_nothing() -> None:
     assert stopping.entered.wait(WAIT)  # the thread is inside the debounce wait
     saver.stop()
     assert tracker.attempts == [] and saver.saves == 0
+
+
+class BuggyTracker(FakeTracker):
+    """A save that fails with something perfguard did not foresee (a defect, a
+    third-party store's own exception), then works."""
+
+    def save(self) -> None:
+        with self.changed:
+            self.attempts.append(time.monotonic())
+            self.changed.notify_all()
+            if len(self.attempts) <= self.failures:
+                raise KeyError("scale")  # e.g. a malformed entry of a shared store
+            self.saved += 1
+
+
+def test_the_saver_survives_any_exception_and_retries(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 11, item 2: the background saver never dies."""
+    tracker = BuggyTracker(failures=2)
+    with caplog.at_level(logging.WARNING, logger="perfguard"):
+        saver = AutoSaver(tracker, 0.01)
+        saver.mark_dirty()
+        tracker.wait_for(3)
+        saver.stop()
+    assert tracker.saved == 1
+    logged = [r for r in caplog.records if "autosave failed" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None  # once, with the traceback
