@@ -119,8 +119,8 @@ class Baseline:
         count = raw.get("sample_count")
         if type(count) is not int or count < 1:
             raise ValueError(f"field 'sample_count' must be an int >= 1, got {count!r}")
-        if values["error_rate"] > 1:
-            raise ValueError(f"field 'error_rate' must be <= 1, got {values['error_rate']!r}")
+        if values["error_rate"] >= 1:  # a baseline rests on successful calls: never all failed
+            raise ValueError(f"field 'error_rate' must be < 1, got {values['error_rate']!r}")
         if not values["p50"] <= values["p75"] <= values["p95"] <= values["p99"]:
             raise ValueError("percentiles must satisfy p50 <= p75 <= p95 <= p99")
         return cls(sample_count=count, **values)

@@ -87,11 +87,30 @@ def test_public_dict_has_user_fields_only() -> None:
 
 def test_from_dict_accepts_ints_and_boundary_values() -> None:
     raw = _baseline().to_dict()
-    raw.update(p50=1, p75=1, p95=1, p99=1, error_rate=1, std=0, established_at=0)
+    raw.update(p50=1, p75=1, p95=1, p99=1, error_rate=0, std=0, established_at=0)
     baseline = Baseline.from_dict(raw)
     assert baseline.p50 == 1.0
     assert isinstance(baseline.p50, float)
-    assert baseline.error_rate == 1.0
+    assert baseline.error_rate == 0.0
+
+
+@pytest.mark.parametrize("rate", [1, 1.0, 1.5])
+def test_an_error_rate_of_one_or_more_is_impossible(rate: float) -> None:
+    """Issue 11, item 3: a baseline rests on successful calls, so not every call failed:
+    such a file is damaged (set aside, the backup used), not a baseline."""
+    raw = _baseline().to_dict()
+    raw["error_rate"] = rate
+    with pytest.raises(ValueError, match="error_rate"):
+        Baseline.from_dict(raw)
+
+
+def test_a_baseline_of_mostly_failures_keeps_the_error_test_the_right_way_round() -> None:
+    from perfguard._detect import SustainedDetector
+
+    raw = _baseline().to_dict()
+    raw.update(error_rate=0.97, sample_count=1000)
+    detector = SustainedDetector(Baseline.from_dict(raw))
+    assert detector._error_alt > detector._reference_error
 
 
 # -- rejection of bad fields ----------------------------------------------------------------

@@ -42,6 +42,7 @@ _SIGNAL_OF: dict[str, Signal] = {
 }
 _NO_TESTS: frozenset[str] = frozenset()
 _MIN_ERROR_RATE = 0.002  # an error-free baseline must not make one failure a catastrophe
+_MAX_ERROR_RATE = 0.8  # ... and a baseline of mostly failures must leave room above it
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,11 @@ class SustainedDetector:
         self.baseline = baseline
         self._reference = Reference(baseline, recent_encoded)
         self._blocks_seen = 0
-        self._reference_error = max(baseline.error_rate, _MIN_ERROR_RATE)
+        # the tested rate stays below the alternative, so a baseline learned while most
+        # calls failed cannot turn the error test around
+        self._reference_error = min(max(baseline.error_rate, _MIN_ERROR_RATE), _MAX_ERROR_RATE)
         self._error_alt = min(
-            0.9, max(3.0 * self._reference_error, self._reference_error + s.error_floor)
+            0.95, max(3.0 * self._reference_error, self._reference_error + s.error_floor)
         )
         # Bonferroni-style: N operations watched together share one false-alarm budget,
         # so each test needs ln(N) more evidence (e^-h bounds a false start per excursion).

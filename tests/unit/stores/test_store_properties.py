@@ -26,7 +26,7 @@ def baselines(draw: st.DrawFn) -> Baseline:
         mean=draw(positive),
         std=draw(positive),
         sample_count=draw(st.integers(min_value=1, max_value=10**12)),
-        error_rate=draw(st.floats(min_value=0.0, max_value=1.0)),
+        error_rate=draw(st.floats(min_value=0.0, max_value=1.0, exclude_max=True)),
         log_scale=draw(positive),
         established_at=draw(positive),
         updated_at=draw(positive),
