@@ -34,6 +34,7 @@ from ._errors import (
     ConfigurationError,
     InvalidDurationError,
     InvalidOperationNameError,
+    StorageError,
     UnknownOperationError,
 )
 from ._events import DegradationEvent
@@ -375,7 +376,16 @@ def _open_storage(tracker: PerformanceTracker) -> None:
     """Load the stored baselines, start the background saver, and hook the saves at exit
     (and at the exit of a multiprocessing worker, for a shared store)."""
     persistence = tracker._persistence
-    tracker._registry.restore(persistence.load(), _cutoff(tracker))
+    try:
+        stored = persistence.load()
+    except StorageError as exc:
+        if persistence.sketch_scale is None:
+            raise  # a file that cannot be read is reported, never overwritten by an empty one
+        # a shared store that is down (Redis restarting, a password refused): the service
+        # starts on local baselines; the saver sends and reads back once it answers
+        logger.warning("perfguard starts without the shared baselines for now: %s", exc)
+        stored = {}
+    tracker._registry.restore(stored, _cutoff(tracker))
     interval = tracker.config.autosave_interval
     if interval is not None:
         # A shared store is flushed every interval (other processes wait for our

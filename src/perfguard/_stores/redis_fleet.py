@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from .. import _hooks
 from .._baseline import Baseline
 from .._clock import SYSTEM_CLOCK
-from .._errors import StorageError
+from .._errors import ConfigurationError, StorageError
 from .._sketch import LogSketch, SketchDelta
 from .formats import baseline_from_sketch
 from .identity import new_identity
@@ -163,7 +164,10 @@ class RedisStore:
         self.prefix = prefix
         self.scale = scale
         self._timeout = timeout
-        self._client: redis.Redis | redis.cluster.RedisCluster = self._plain()
+        try:
+            self._client: redis.Redis | redis.cluster.RedisCluster = self._plain()
+        except ValueError as exc:  # a malformed URL: said at once, in perfguard's words
+            raise ConfigurationError("storage", self.url, f"a valid Redis URL ({exc})") from None
         if cluster is None:
             cluster = _is_cluster(self._client)
         if cluster:
@@ -343,19 +347,19 @@ _SLOTS_ELSEWHERE = (
 
 
 def redacted(url: str) -> str:
-    """The URL with its password (and a user with no password) replaced by "***", so
-    logs, errors and `storage_location` never show a secret."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None and parts.username is None:
+    """The URL with its password (and a user with no password, a token) replaced by
+    "***", also as a `password=` query option, so logs, errors and `storage_location`
+    never show a secret. Plain string work: a malformed URL is redacted too."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
         return url
-    user = parts.username if parts.password is not None else "***"
-    secret = ":***" if parts.password is not None else ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port is not None else ""
-    netloc = f"{user or ''}{secret}@{host}{port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        credentials, _, host = netloc.rpartition("@")
+        user, colon, _ = credentials.partition(":")
+        netloc = f"{user}:***@{host}" if colon else f"***@{host}"
+    path = re.sub(r"(?i)(password=)[^&]*", r"\1***", path)
+    return f"{scheme}://{netloc}{slash}{path}"
 
 
 def _is_cluster(client: redis.Redis) -> bool:

@@ -40,3 +40,29 @@ def test_no_message_shows_the_password(caplog: pytest.LogCaptureFixture) -> None
         store.load()
     assert "s3cret" not in str(read_error.value)
     assert all("s3cret" not in record.getMessage() for record in caplog.records)
+
+
+def test_a_password_option_is_redacted_too() -> None:
+    assert redacted("redis://cache/0?password=s3cret&ssl=1") == "redis://cache/0?password=***&ssl=1"
+
+
+def test_a_malformed_url_is_a_configuration_error_without_its_secret() -> None:
+    """Issue 11, item 4 (part)."""
+    from perfguard import ConfigurationError, PerformanceTracker
+
+    with pytest.raises(ConfigurationError) as info:
+        PerformanceTracker(storage="redis://:s3cret@127.0.0.1:notaport/0", autosave_interval=None)
+    assert "s3cret" not in str(info.value) and "storage" in str(info.value)
+
+
+def test_a_tracker_starts_while_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 11, item 4 (part): the constructor warns and the tracker records on local
+    baselines; nothing raises into the application."""
+    from perfguard import PerformanceTracker
+
+    with caplog.at_level(logging.WARNING, logger="perfguard"):
+        tracker = PerformanceTracker(storage="redis://127.0.0.1:1/0", autosave_interval=None)
+    tracker.record("op", 0.01)
+    assert tracker.stats("op")["sample_count"] == 1
+    assert any("without the shared baselines" in r.getMessage() for r in caplog.records)
+    tracker.close(save=False)
