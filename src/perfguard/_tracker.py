@@ -32,6 +32,7 @@ from ._config import ThresholdMode, TrackerConfig, resolve_config
 from ._detect import DetectorSettings
 from ._errors import (
     ConfigurationError,
+    IncompatibleStorageError,
     InvalidDurationError,
     InvalidOperationNameError,
     StorageError,
@@ -378,12 +379,14 @@ def _open_storage(tracker: PerformanceTracker) -> None:
     persistence = tracker._persistence
     try:
         stored = persistence.load()
+    except IncompatibleStorageError:
+        raise  # a newer perfguard's file: refused at once, left untouched
     except StorageError as exc:
-        if persistence.sketch_scale is None:
-            raise  # a file that cannot be read is reported, never overwritten by an empty one
-        # a shared store that is down (Redis restarting, a password refused): the service
-        # starts on local baselines; the saver sends and reads back once it answers
-        logger.warning("perfguard starts without the shared baselines for now: %s", exc)
+        # a shared store that is down (Redis restarting, a password refused) or a file
+        # that cannot be read now (EMFILE, EACCES): the service starts on local
+        # baselines. Nothing is overwritten: a JSON save merges with what the file holds
+        # and fails (and is retried) while it cannot read it.
+        logger.warning("perfguard starts without the stored baselines for now: %s", exc)
         stored = {}
     tracker._registry.restore(stored, _cutoff(tracker))
     interval = tracker.config.autosave_interval

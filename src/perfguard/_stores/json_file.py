@@ -91,8 +91,9 @@ class JsonFileStore:
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            set_aside(self._path, f"cannot be read ({exc.strerror or exc})", what="baseline file")
-            return {}
+            # EMFILE, EACCES, EIO: the file may be sound; it is reported and left alone
+            # (only damaged content is ever set aside)
+            raise StorageError(self.location, f"cannot be read ({exc.strerror or exc})") from exc
         try:
             return parse_document(raw, compressed=self.compressed, source=self.location)
         except CorruptFileError as exc:
@@ -168,8 +169,10 @@ class JsonFileStore:
         remove_stray_temp_files(self._path, self.backup_path)
         try:
             raw = self._path.read_bytes()
-        except OSError:
+        except FileNotFoundError:
             return {}, None
+        except OSError as exc:  # not now: the save fails and is retried, the file kept
+            raise StorageError(self.location, f"cannot be read ({exc.strerror or exc})") from exc
         sound: bytes | None = raw
         try:
             baselines, raw_parts = parse_shared_document(

@@ -64,5 +64,5 @@ def test_a_tracker_starts_while_redis_is_down(caplog: pytest.LogCaptureFixture) 
         tracker = PerformanceTracker(storage="redis://127.0.0.1:1/0", autosave_interval=None)
     tracker.record("op", 0.01)
     assert tracker.stats("op")["sample_count"] == 1
-    assert any("without the shared baselines" in r.getMessage() for r in caplog.records)
+    assert any("without the stored baselines" in r.getMessage() for r in caplog.records)
     tracker.close(save=False)
