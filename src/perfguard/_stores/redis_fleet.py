@@ -330,8 +330,15 @@ class RedisStore:
         result: dict[str, Baseline] = {}
         tag_start = len(self.prefix) + 2
         for key, fields in zip(keys, hashes, strict=True):
-            name = unescape_name(key[tag_start : -len("}:sketch")])
-            baseline = _baseline_of(fields)
+            try:
+                name = unescape_name(key[tag_start : -len("}:sketch")])
+                baseline = _baseline_of(fields)
+            except (KeyError, ValueError, TypeError, OverflowError) as exc:
+                # one damaged entry (a missing field, an edited value) is skipped, never
+                # a failure of every process that starts
+                logger.warning("perfguard fleet store %s: skipping the damaged entry %r (%r)",
+                               self.url, key, exc)  # fmt: skip
+                continue
             if baseline is not None:
                 result[name] = baseline
         return result

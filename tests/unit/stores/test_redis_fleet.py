@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import threading
 
 import pytest
 
-from perfguard import PerformanceTracker, StorageError
+from perfguard import PerformanceTracker, RedisStore, StorageError
 from perfguard._sketch import LogSketch, SketchDelta
 from tests.conftest import RedisServer
 
@@ -246,3 +247,23 @@ def test_an_operation_the_fleet_refuses_does_not_hold_back_the_others(
     assert fleet["y"].sample_count == 30
     assert fleet["x"].sample_count == 10
     assert store.dropped == {"x": 15}
+
+
+def test_a_damaged_fleet_entry_is_skipped_with_a_warning(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11, item 2: one malformed hash under the prefix (here: no `scale` field)
+    must not make every constructor raise."""
+    import redis as redis_client
+
+    store = RedisStore(redis_server.url)
+    sketch = LogSketch(6)
+    sketch.add_many([0.01] * 20)
+    store.save_deltas({"good": SketchDelta(sketch, 0, 1.0), "bad": SketchDelta(sketch, 0, 1.0)})
+    client = redis_client.Redis.from_url(redis_server.url)
+    client.hdel("{perfguard:bad}:sketch", "scale")
+    with caplog.at_level(logging.WARNING, logger="perfguard"):
+        tracker = PerformanceTracker(storage=redis_server.url, autosave_interval=None)
+    assert tracker.operations() == ["good"]
+    assert any("damaged entry" in r.getMessage() for r in caplog.records)
+    tracker.close(save=False)
