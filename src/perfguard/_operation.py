@@ -37,6 +37,7 @@ class Operation:
         "_block_times",
         "_idle_after",
         "_lifecycle",
+        "accepted_at",
         "degradation_count",
         "delta",
         "drain_trigger",
@@ -71,6 +72,7 @@ class Operation:
         self.sample_count = 0
         self.failure_count = 0
         self.degradation_count = 0
+        self.accepted_at = 0.0  # when accept_baseline() set this baseline (0: never)
         self.episodes = 0  # episodes of "degraded" (a relapse reopens one, not counted)
         self.histogram: DurationHistogram | None = None  # only when an exporter asks
         self.exemplars = Exemplars(config.exemplars, config.window_size)
@@ -252,6 +254,7 @@ class Operation:
     def accept_current(self, now: float) -> Baseline:
         """Adopt the current window as the new normal (explicit; clears degraded)."""
         baseline = self._lifecycle.accept_current(self.window, self.sample_count, now)
+        self.accepted_at = now  # a deliberate new normal: it wins over other processes'
         self._copy_hot_figures()
         return baseline
 

@@ -74,10 +74,11 @@ class BaselineFile(Persistence):
                 return
             before = self._calls_before_fork
             # an operation this process only restored (no calls) is in the file already
+            accepted = dict(registry.each_absorbed(lambda op: op.accepted_at))
             shares = {
-                name: Share(baseline, calls - before.get(name, 0))
+                name: Share(baseline, calls - before.get(name, 0), accepted.get(name, 0.0))
                 for name, (baseline, calls) in _baselines_and_calls(registry, cutoff).items()
-                if calls > before.get(name, 0)
+                if calls > before.get(name, 0) or accepted.get(name, 0.0)
             }
             self._file.save_shares(shares, cutoff)  # type: ignore[attr-defined]
 

@@ -14,7 +14,9 @@ How baselines combine (weights = calls each process made of the operation):
   incident cannot move the shared one; by the weighted mean for two. Workers of one
   service see one distribution, so this is close to the percentile of all their calls;
 - the sample count is the largest one contribution rests on (contributions may rest on
-  the same calls: a process that restored the shared baseline and never re-learned).
+  the same calls: a process that restored the shared baseline and never re-learned);
+- except that a baseline adopted by `accept_baseline` is the operation's outright (the
+  latest accepted, if several), kept through folding and restarts.
 """
 
 from __future__ import annotations
@@ -35,10 +37,14 @@ _PERCENTILES = ("p50", "p75", "p95", "p99", "log_scale")
 
 @dataclass(frozen=True)
 class Share:
-    """One process's part of one operation."""
+    """One process's part of one operation. `accepted_at`: when a person adopted this
+    baseline as the new normal (`accept_baseline`), 0 if never: the latest accepted
+    baseline is the operation's, whatever the other parts learned (a deliberate decision
+    is not averaged with the history it replaces)."""
 
     baseline: Baseline
     calls: int
+    accepted_at: float = 0.0
 
 
 @dataclass
@@ -56,8 +62,7 @@ class Contribution:
             "pid": self.pid,
             "saved_at": self.saved_at,
             "operations": {
-                name: {"baseline": share.baseline.to_dict(), "calls": share.calls}
-                for name, share in sorted(self.operations.items())
+                name: _share_dict(share) for name, share in sorted(self.operations.items())
             },
         }
 
@@ -83,7 +88,13 @@ class Contribution:
             calls = entry.get("calls")
             if type(calls) is not int or calls < 0:
                 raise ValueError(f"has an invalid call count for {name!r}: {calls!r}")
-            shares[name] = Share(Baseline.from_dict(entry.get("baseline", {})), calls)
+            accepted = entry.get("accepted_at", 0.0)
+            if isinstance(accepted, bool) or not isinstance(accepted, (int, float)):
+                raise ValueError(f"has an invalid 'accepted_at' for {name!r}")
+            if not math.isfinite(accepted) or accepted < 0:
+                raise ValueError(f"has an invalid 'accepted_at' for {name!r}")
+            baseline = Baseline.from_dict(entry.get("baseline", {}))
+            shares[name] = Share(baseline, calls, float(accepted))
         return cls(host, pid, float(saved_at), shares)
 
 
@@ -122,7 +133,7 @@ def absorb_into_folded(
             folded.operations[name] = share
         else:
             folded.operations[name] = Share(
-                combine([kept, share]), kept.calls + share.calls
+                combine([kept, share]), kept.calls + share.calls, _latest_accept([kept, share])
             )
 
 
@@ -133,7 +144,7 @@ def combined_operations(contributions: Mapping[str, Contribution]) -> dict[str, 
         for name, share in part.operations.items():
             by_name.setdefault(name, []).append(share)
     return {
-        name: Share(combine(shares), sum(s.calls for s in shares))
+        name: Share(combine(shares), sum(s.calls for s in shares), _latest_accept(shares))
         for name, shares in by_name.items()
     }
 
@@ -151,6 +162,10 @@ def drop_unseen_since(contributions: Mapping[str, Contribution], cutoff: float) 
 
 def combine(shares: list[Share]) -> Baseline:
     """One baseline from several processes' (module docstring)."""
+    accepted = _latest_accept(shares)
+    if accepted:
+        chosen = max(shares, key=lambda s: s.accepted_at).baseline
+        return replace(chosen, last_seen_at=max(s.baseline.last_seen_at for s in shares))
     first = shares[0].baseline
     if all(_same_figures(s.baseline, first) for s in shares[1:]):
         # one baseline seen by several processes (restored, never re-learned): kept
@@ -187,6 +202,17 @@ def combine(shares: list[Share]) -> Baseline:
         updated_at=max(b.updated_at for b in baselines),
         last_seen_at=max(b.last_seen_at for b in baselines),
     )
+
+
+def _latest_accept(shares: list[Share]) -> float:
+    return max((s.accepted_at for s in shares), default=0.0)
+
+
+def _share_dict(share: Share) -> dict[str, Any]:
+    entry: dict[str, Any] = {"baseline": share.baseline.to_dict(), "calls": share.calls}
+    if share.accepted_at:
+        entry["accepted_at"] = share.accepted_at
+    return entry
 
 
 def _same_figures(a: Baseline, b: Baseline) -> bool:

@@ -127,3 +127,25 @@ def test_combined_percentiles_stay_ordered_for_any_mix() -> None:
         ]
         combined = combine(shares)
         assert combined.p50 <= combined.p75 <= combined.p95 <= combined.p99
+
+
+def test_an_accepted_baseline_is_the_shared_one_after_a_restart(tmp_path: Path) -> None:
+    """accept_baseline() is a person's decision: it is not averaged with the history of
+    the processes that shared the path before; the next process loads it."""
+    from perfguard import PerformanceTracker
+
+    path = tmp_path / "baselines.json"
+    rng = random.Random(12)
+    first = PerformanceTracker(storage=path, autosave_interval=None)
+    for _ in range(5000):
+        first.record("op", 0.010 * rng.lognormvariate(0.0, 0.2))
+    first.close()
+    second = PerformanceTracker(storage=path, autosave_interval=None)
+    for _ in range(1200):
+        second.record("op", 0.030 * rng.lognormvariate(0.0, 0.2))
+    accepted = second.accept_baseline("op")
+    second.close()
+    third = PerformanceTracker(storage=path, autosave_interval=None)
+    loaded = third.baseline("op")
+    assert loaded is not None and loaded.p50 == accepted.p50
+    third.close(save=False)
