@@ -68,7 +68,9 @@ class TimerAlreadyEndedError(InvalidInputError):
 
 
 class TooManyOpenTimersError(InvalidInputError):
-    """More timers are open at once than the configured cap allows (a leak)."""
+    """More timers are open at once than the configured cap allows (a leak). No longer
+    raised: the oldest open timer is abandoned instead (tracker.abandoned_timers); kept
+    so code that catches it still imports."""
 
     def __init__(self, operation: str, limit: int) -> None:
         super().__init__(

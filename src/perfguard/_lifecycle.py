@@ -93,9 +93,7 @@ class BaselineLifecycle:
         else:
             self.slow_threshold = baseline.mean + config.std_multiplier * baseline.std
         self.drain_trigger = config.batch_size
-        # Failures never enter a baseline, so a full window may hold fewer successes.
-        needed = min(self._settings.min_baseline_samples, (8 * config.window_size) // 10)
-        armed = baseline.sample_count >= needed and not settling
+        armed = baseline.sample_count >= self._arming_samples() and not settling
         previous = self.detector
         self.detector = SustainedDetector(baseline, self._tuning(), recent) if armed else None
         if previous is not None and self.detector is not None:
@@ -190,11 +188,15 @@ class BaselineLifecycle:
         self.adopt(candidate, mature=mature, at_sample=at_sample, recent=encoded, settling=settling)
         return reason, candidate
 
+    def _arming_samples(self) -> int:
+        """Baseline samples the detector is armed from. Failures never enter a baseline,
+        so a full window may hold fewer successes: at most 80 % of it is asked for."""
+        return min(self._settings.min_baseline_samples, (8 * self._config.window_size) // 10)
+
     def _still_settling(self, successful: list[float]) -> bool:
         """Would this young baseline arm the detector on samples whose level is still
         moving (module docstring, warm-up)? Counts the looks it has been refused."""
-        needed = min(self._settings.min_baseline_samples, (8 * self._config.window_size) // 10)
-        if len(successful) < needed or self._unsteady_looks >= SETTLING_LOOKS:
+        if len(successful) < self._arming_samples() or self._unsteady_looks >= SETTLING_LOOKS:
             return False
         half = len(successful) // 2
         older, newer = sorted(successful[:half]), sorted(successful[half:])

@@ -31,6 +31,31 @@ def browser() -> str:
     pytest.skip("no chromium on this machine")
 
 
+def run_headless(
+    executable: str, tmp_path: Path, *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    """Headless chromium, offline and with a throwaway profile, on these arguments."""
+    return subprocess.run(
+        [
+            executable,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'p'}",
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def png_colours(data: bytes) -> set[tuple[int, int, int]]:
     """The distinct RGB colours of an 8-bit RGB/RGBA, non-interlaced PNG."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -89,29 +114,15 @@ def test_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     assert main(["report", str(tmp_path / "report.json"), "-o", str(page)]) == 0
     shot = tmp_path / "shot.png"
-    completed = subprocess.run(
-        [
-            executable,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'p'}",
-            "--hide-scrollbars",
-            "--window-size=1200,700",
-            "--enable-logging=stderr",
-            "--log-level=0",
-            f"--screenshot={shot}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    completed = run_headless(
+        executable,
+        tmp_path,
+        "--hide-scrollbars",
+        "--window-size=1200,700",
+        "--enable-logging=stderr",
+        "--log-level=0",
+        f"--screenshot={shot}",
+        page.as_uri(),
     )
     assert shot.exists(), completed.stderr[-2000:]
     console = [line for line in completed.stderr.splitlines() if "CONSOLE" in line]
@@ -144,23 +155,7 @@ def test_a_hostile_report_runs_no_script_in_a_browser(tmp_path: Path) -> None:
     page = tmp_path / "hostile.html"
     assert main(["report", str(tmp_path / "hostile.json"), "-o", str(page)]) == 0
     assert "<img" not in page.read_text()
-    completed = subprocess.run(
-        [
-            executable,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            f"--user-data-dir={tmp_path / 'p'}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    completed = run_headless(executable, tmp_path, "--dump-dom", page.as_uri())
     dom = completed.stdout
     assert "<body" in dom, completed.stderr[-2000:]
     assert "PWNED" not in dom.split("<body", 1)[0]  # the title was not rewritten

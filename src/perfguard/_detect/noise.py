@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import math
 
+from .reference import TRACK_EVERY  # blocks between two learnings when nothing was held
+
 _PRIOR_BLOCKS = 32  # weight of the prior (independent calls) in blocks
 _MEMORY = 512  # blocks: the estimate follows the last ~8,000 calls
 HELD_AT_MOST = 96  # blocks held back while evidence accumulates
-_ROUTINE_BATCH = 4  # quiet blocks between two learnings when nothing was held (TRACK_EVERY)
 _MAX_RHO = 0.95
 # levels are clamped to [1/4, 4] x the reference: a degenerate block (quantized or
 # zero-inflated durations) must not blow the spread up; real wander stays well inside
@@ -98,7 +99,7 @@ class LevelNoise:
         if not quiet or p50 <= 0.0:
             quiet.clear()
             return
-        if self._weight >= _MEMORY and len(quiet) <= _ROUTINE_BATCH:
+        if self._weight >= _MEMORY and len(quiet) <= TRACK_EVERY:
             # Settled (a full memory of levels): learn every other routine batch. Half
             # the cost, the same estimate over twice the time (~16,000 calls); batches
             # with released blocks (rejected wander) are always learned.

@@ -170,9 +170,9 @@ class RedisStore:
             raise ConfigurationError("storage", self.url, f"a valid Redis URL ({exc})") from None
         if cluster is None:
             cluster = _is_cluster(self._client)
-        if cluster:
-            self._client = self._clustered()
         self._script = self._client.register_script(_APPLY_FLUSH)
+        if cluster:
+            self._use_cluster_client()
         self._identity = new_identity()
         self._outbox = Outbox()
         _hooks.after_fork_in_child.register(self, RedisStore._forked)
@@ -193,11 +193,13 @@ class RedisStore:
             self._url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
         )
 
-    def _clustered(self) -> redis.cluster.RedisCluster:
+    def _use_cluster_client(self) -> None:
+        """Talk to the cluster: a new client, the flush script registered on it."""
         timeout = self._timeout
-        return redis.cluster.RedisCluster.from_url(
+        self._client = redis.cluster.RedisCluster.from_url(
             self._url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
         )
+        self._script = self._client.register_script(_APPLY_FLUSH)
 
     def _pipelines(self, names: list[str]) -> list[tuple[Any, list[str]]]:
         """Pipelines to run the flush script in, with the operations each carries: one
@@ -221,8 +223,7 @@ class RedisStore:
         if isinstance(self._client, redis.cluster.RedisCluster):
             self._client.nodes_manager.initialize()
         else:
-            self._client = self._clustered()
-            self._script = self._client.register_script(_APPLY_FLUSH)
+            self._use_cluster_client()
 
     @property
     def identity(self) -> str:
@@ -237,8 +238,7 @@ class RedisStore:
         self._identity = new_identity()
         self._outbox.reset()
         if isinstance(self._client, redis.cluster.RedisCluster):
-            self._client = self._clustered()  # a cluster client holds a pool per node
-            self._script = self._client.register_script(_APPLY_FLUSH)
+            self._use_cluster_client()  # a cluster client holds a pool per node
         else:
             self._client.connection_pool.reset()
 
