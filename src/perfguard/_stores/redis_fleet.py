@@ -234,8 +234,9 @@ class RedisStore:
         return f"{tag}:sketch", f"{tag}:applied"
 
     def _forked(self) -> None:
-        """A forked child: its own identity, sequence and connections."""
+        """A forked child: its own identity, sequence, connections and drop count."""
         self._identity = new_identity()
+        self.dropped = {}
         self._outbox.reset()
         if isinstance(self._client, redis.cluster.RedisCluster):
             self._use_cluster_client()  # a cluster client holds a pool per node
@@ -255,47 +256,35 @@ class RedisStore:
     def apply_flush(self, identity: str, sequence: int, deltas: Mapping[str, SketchDelta]) -> int:
         """Apply a flush identified by (identity, sequence); a replay changes nothing.
         Returns how many operations it changed (replays excluded). An operation the fleet
-        keeps at a coarser scale is downscaled to it and sent again in the same flush."""
+        keeps at a coarser scale is downscaled to it and sent again in the same flush.
+
+        A refusal that can pass (out of memory, read-only, loading, slots moved) raises
+        StorageError: the caller keeps the whole flush and replays it. A refusal that
+        never passes drops that operation's calls, counted in `dropped`, only once the
+        flush completes (a flush replayed later is judged again, never counted twice)."""
         now = repr(SYSTEM_CLOCK.wall())
         scales = dict.fromkeys(deltas, self.scale)
-        applied = 0
+        replies = _Replies()
         pending = list(deltas)
         for _ in range(2):  # a second round only for operations at another fleet scale
             try:
-                ordered: list[str] = []
-                results: list[Any] = []
                 for pipeline, names in self._pipelines(pending):
                     for name in names:
                         argv = _flush_args(identity, sequence, deltas[name], scales[name], now)
                         self._script(keys=list(self._keys(name)), args=argv, client=pipeline)
-                    results.extend(pipeline.execute(raise_on_error=False))
-                    ordered.extend(names)
+                    replies.sort(names, pipeline.execute(raise_on_error=False), scales)
             except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
                 raise StorageError(self.url, f"flush failed ({exc})") from exc
-            retry = []
-            moved = False
-            for name, result in zip(ordered, results, strict=True):
-                if not isinstance(result, Exception):
-                    applied += int(result)
-                    continue
-                if isinstance(result, _SLOTS_ELSEWHERE):
-                    moved = True  # replayed whole next time: applied parts are ignored
-                    continue
-                fleet_scale = _fleet_scale(result)
-                if fleet_scale is None or fleet_scale > scales[name]:
-                    # permanent for this operation (the fleet keeps it finer than this
-                    # process can send, or the script refused it): counted and reported,
-                    # so it cannot hold back every later flush of every operation
-                    self._drop(name, deltas[name], str(result))
-                    continue
-                scales[name] = fleet_scale
-                retry.append(name)
-            if moved:
+            if replies.moved:
                 self._moved()
                 raise StorageError(self.url, "flush refused by a cluster node (slots moved)")
-            if not retry:
-                return applied
-            pending = retry
+            if replies.passing is not None:
+                raise StorageError(self.url, f"flush refused for now ({replies.passing})")
+            if not replies.rescaled:
+                for name, reason in replies.refused:
+                    self._drop(name, deltas[name], reason)
+                return replies.applied
+            pending, replies.rescaled = replies.rescaled, []
         raise StorageError(self.url, "flush failed: the fleet's scale kept changing")
 
     def _drop(self, name: str, delta: SketchDelta, reason: str) -> None:
@@ -324,13 +313,15 @@ class RedisStore:
             pipeline = self._client.pipeline(transaction=False)
             for key in keys:
                 pipeline.hgetall(key)
-            hashes = pipeline.execute()
+            hashes = pipeline.execute(raise_on_error=False)  # a key of another type: skipped
         except redis.RedisError as exc:
             raise StorageError(self.url, f"cannot be read ({exc})") from exc
         result: dict[str, Baseline] = {}
         tag_start = len(self.prefix) + 2
         for key, fields in zip(keys, hashes, strict=True):
             try:
+                if isinstance(fields, Exception):
+                    raise ValueError(str(fields))
                 name = unescape_name(key[tag_start : -len("}:sketch")])
                 baseline = _baseline_of(fields)
             except (KeyError, ValueError, TypeError, OverflowError) as exc:
@@ -344,6 +335,36 @@ class RedisStore:
         return result
 
 
+class _Replies:
+    """The script's replies of one flush, sorted by what each asks for next."""
+
+    def __init__(self) -> None:
+        self.applied = 0  # operations changed
+        self.moved = False  # a cluster node serves some slot elsewhere now
+        self.passing: Exception | None = None  # a refusal that passes: replay it all
+        self.rescaled: list[str] = []  # to send again at the fleet's coarser scale
+        self.refused: list[tuple[str, str]] = []  # never passes: dropped, with why
+
+    def sort(self, names: list[str], results: list[Any], scales: dict[str, int]) -> None:
+        for name, result in zip(names, results, strict=True):
+            if not isinstance(result, Exception):
+                self.applied += int(result)
+            elif isinstance(result, _SLOTS_ELSEWHERE):
+                self.moved = True  # replayed whole next time: applied parts are ignored
+            elif _passes(result):
+                self.passing = result
+            else:
+                fleet_scale = _fleet_scale(result)
+                if fleet_scale is None or fleet_scale > scales[name]:
+                    # the fleet keeps it finer than this process can send, or the script
+                    # refused it for good: dropped and counted, so it cannot hold back
+                    # every later flush of every operation
+                    self.refused.append((name, str(result)))
+                else:
+                    scales[name] = fleet_scale
+                    self.rescaled.append(name)
+
+
 # replies of a cluster node that mean "not here, not now": the flush is replayed
 _SLOTS_ELSEWHERE = (
     redis.exceptions.MovedError,
@@ -351,6 +372,28 @@ _SLOTS_ELSEWHERE = (
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
 )
+
+
+# refusals that pass (memory freed, a replica promoted, loading done, a script ended):
+# redis-py's class when it knows the reply, else the reply's first word, which a
+# script's error text carries too ("OOM command not allowed ... script: ...")
+_PASSING_REPLIES = (
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+_PASSING_WORDS = re.compile(
+    r"\b(OOM|READONLY|LOADING|BUSY|TRYAGAIN|MASTERDOWN|NOREPLICAS|CLUSTERDOWN)\b"
+    r"|command not allowed when used memory|read only replica|You can't write against"
+)
+
+
+def _passes(refusal: Exception) -> bool:
+    """Whether a script's refusal can pass if the flush is sent again later."""
+    return isinstance(refusal, _PASSING_REPLIES) or bool(_PASSING_WORDS.search(str(refusal)))
 
 
 def redacted(url: str) -> str:
