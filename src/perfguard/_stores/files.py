@@ -28,8 +28,10 @@ def write_atomically(path: Path, payload: bytes) -> None:
 
     The temporary file is named after the writer's pid, so a later start can tell a
     crashed writer's leftovers. Raises StorageError naming the path; the old file is
-    then untouched.
+    then untouched. A symbolic link is written through: its target is replaced (the
+    temp file in the target's folder, so the rename stays atomic) and the link stays.
     """
+    path = real_file(path)
     folder = path.parent
     temp = folder / f".{path.name}{TEMP_MARKER}{os.getpid()}.{secrets.token_hex(4)}"
     try:
@@ -46,13 +48,21 @@ def write_atomically(path: Path, payload: bytes) -> None:
     _fsync_folder(folder)
 
 
+def real_file(path: Path) -> Path:
+    """The file a path names, through symbolic links (also a link whose target does
+    not exist yet): where perfguard reads, writes and keeps `.bak` and `.lock`."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def set_aside(path: Path, reason: str, *, what: str, into: Path | None = None) -> Path | None:
     """Move a file that could not be read out of the way, with one warning naming it.
 
     Beside it as `<name>.corrupt-<UTC stamp>-<random>`, or into the folder `into` under
     its own name (a quarantine folder already says why it is there). Returns where it
-    went, None when it could not be moved (then it is left in place and said so).
+    went, None when it could not be moved (then it is left in place and said so). Through
+    a symbolic link, the damaged target is moved, beside itself; the link stays.
     """
+    path = real_file(path)
     if into is None:
         stamp = utc_stamp(SYSTEM_CLOCK.wall())
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{secrets.token_hex(3)}")

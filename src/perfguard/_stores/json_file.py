@@ -34,7 +34,7 @@ from .contributions import (
     fold_exited,
     this_host,
 )
-from .files import locked, remove_stray_temp_files, set_aside, write_atomically
+from .files import locked, real_file, remove_stray_temp_files, set_aside, write_atomically
 from .formats import CorruptFileError, parse_document, parse_shared_document, render_document
 from .identity import new_identity
 
@@ -62,8 +62,14 @@ class JsonFileStore:
         return self._identity
 
     @property
+    def target(self) -> Path:
+        """The file itself: the path, or a symbolic link's target (written through)."""
+        return real_file(self._path)
+
+    @property
     def lock_path(self) -> Path:
-        return self._path.with_name(self._path.name + ".lock")
+        target = self.target
+        return target.with_name(target.name + ".lock")
 
     @property
     def location(self) -> str:
@@ -79,13 +85,14 @@ class JsonFileStore:
 
     @property
     def backup_path(self) -> Path:
-        return self._path.with_name(self._path.name + ".bak")
+        target = self.target
+        return target.with_name(target.name + ".bak")
 
     # -- reading -------------------------------------------------------------------------
 
     def load(self) -> dict[str, Baseline]:
         """The stored baselines; {} when the file is missing or had to be set aside."""
-        remove_stray_temp_files(self._path, self.backup_path)
+        remove_stray_temp_files(self.target, self.backup_path)
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
@@ -166,7 +173,7 @@ class JsonFileStore:
         """What the file holds now, as contributions (a file written before several
         processes shared it, or by save(), is taken whole as the folded part), and the
         file's bytes when they were sound."""
-        remove_stray_temp_files(self._path, self.backup_path)
+        remove_stray_temp_files(self.target, self.backup_path)
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
