@@ -24,9 +24,7 @@ Requires the optional extra `perfguard[redis]`.
 from __future__ import annotations
 
 import logging
-import math
 import re
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,10 +32,23 @@ from .. import _hooks
 from .._baseline import Baseline
 from .._clock import SYSTEM_CLOCK
 from .._errors import ConfigurationError, StorageError
-from .._sketch import LogSketch, SketchDelta
-from .formats import baseline_from_sketch
+from .._sketch import SketchDelta
 from .identity import new_identity
 from .outbox import Outbox
+from .redis_layout import (
+    APPLY_FLUSH,
+    baseline_of,
+    escape_name,
+    escaped_name_of,
+    fleet_scale,
+    flush_args,
+    index_key,
+    operation_keys,
+    sketch_pattern,
+    unescape_name,
+)
+
+__all__ = ["RedisStore", "escape_name", "redacted", "unescape_name"]
 
 logger = logging.getLogger("perfguard")
 
@@ -48,100 +59,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(
         "the Redis store needs the optional dependency: pip install 'perfguard[redis]'"
     ) from exc
-
-# KEYS[1] = sketch hash, KEYS[2] = applied-flushes hash
-# ARGV = identity, sequence, scale, count, zero_count, sum, min, max, mean, m2, failures,
-#        last_seen_at, now, then bucket index/count pairs
-_APPLY_FLUSH = """
-local applied = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-local sequence = tonumber(ARGV[2])
-if sequence <= applied then return 0 end
-local scale = redis.call('HGET', KEYS[1], 'scale')
-if scale and scale ~= ARGV[3] then
-  return redis.error_reply('scale mismatch: fleet ' .. scale .. ', flush ' .. ARGV[3])
-end
-local n = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
-local m = tonumber(ARGV[4])
-if m > 0 then
-  local mean_a = tonumber(redis.call('HGET', KEYS[1], 'mean') or '0')
-  local m2_a = tonumber(redis.call('HGET', KEYS[1], 'm2') or '0')
-  local mean_b = tonumber(ARGV[9])
-  local total = n + m
-  local delta = mean_b - mean_a
-  local mean = mean_a + delta * m / total
-  local m2 = m2_a + tonumber(ARGV[10]) + delta * delta * n * m / total
-  redis.call('HSET', KEYS[1], 'mean', string.format('%.17g', mean),
-             'm2', string.format('%.17g', m2))
-  redis.call('HINCRBYFLOAT', KEYS[1], 'sum', ARGV[6])
-  local low = redis.call('HGET', KEYS[1], 'min')
-  if (not low) or tonumber(ARGV[7]) < tonumber(low) then
-    redis.call('HSET', KEYS[1], 'min', ARGV[7])
-  end
-  local high = redis.call('HGET', KEYS[1], 'max')
-  if (not high) or tonumber(ARGV[8]) > tonumber(high) then
-    redis.call('HSET', KEYS[1], 'max', ARGV[8])
-  end
-end
-redis.call('HINCRBY', KEYS[1], 'count', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'zero_count', ARGV[5])
-redis.call('HINCRBY', KEYS[1], 'failures', ARGV[11])
-redis.call('HSET', KEYS[1], 'scale', ARGV[3], 'updated_at', ARGV[13])
-redis.call('HSETNX', KEYS[1], 'established_at', ARGV[13])
-local seen = tonumber(redis.call('HGET', KEYS[1], 'last_seen_at') or '0')
-if tonumber(ARGV[12]) > seen then redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[12]) end
-for i = 14, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[1], 'b' .. ARGV[i], ARGV[i + 1])
-end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return 1
-"""
-
-
-def _flush_args(
-    identity: str, sequence: int, delta: SketchDelta, scale: int, now: str
-) -> list[Any]:
-    sketch = delta.sketch if delta.sketch.scale == scale else delta.sketch.downscaled(scale)
-    argv: list[Any] = [
-        identity,
-        sequence,
-        scale,
-        sketch.count,
-        sketch.zero_count,
-        repr(sketch.total),
-        repr(sketch.minimum if sketch.count else 0.0),
-        repr(sketch.maximum if sketch.count else 0.0),
-        repr(sketch.mean),
-        repr(sketch.m2),
-        delta.failures,
-        repr(delta.last_seen_at),
-        now,
-    ]
-    for index, count in sorted(sketch.buckets.items()):
-        argv.extend((index, count))
-    return argv
-
-
-def _fleet_scale(error: Exception) -> int | None:
-    """The fleet's scale from the script's "scale mismatch: fleet N, flush M" error."""
-    text = str(error)
-    marker = "scale mismatch: fleet "
-    if marker not in text:
-        return None
-    number = text.split(marker, 1)[1].split(",", 1)[0].strip()
-    return int(number) if number.lstrip("-").isdigit() else None
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
-def escape_name(name: str) -> str:
-    """A reversible, key-safe spelling of any operation name."""
-    return urllib.parse.quote_from_bytes(name.encode("utf-8", "surrogatepass"), safe="")
-
-
-def unescape_name(escaped: str) -> str:
-    return urllib.parse.unquote_to_bytes(escaped).decode("utf-8", "surrogatepass")
 
 
 class RedisStore:
@@ -170,13 +87,15 @@ class RedisStore:
             raise ConfigurationError("storage", self.url, f"a valid Redis URL ({exc})") from None
         if cluster is None:
             cluster = _is_cluster(self._client)
-        self._script = self._client.register_script(_APPLY_FLUSH)
+        self._script = self._client.register_script(APPLY_FLUSH)
         if cluster:
             self._use_cluster_client()
         self._identity = new_identity()
         self._outbox = Outbox()
         _hooks.after_fork_in_child.register(self, RedisStore._forked)
         self.dropped: dict[str, int] = {}  # calls refused for good, per operation
+        self._indexed: set[str] = set()  # operations this process added to the index
+        self._scanned = False  # whether this process looked for an unindexed fleet
 
     @property
     def location(self) -> str:
@@ -199,7 +118,7 @@ class RedisStore:
         self._client = redis.cluster.RedisCluster.from_url(
             self._url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
         )
-        self._script = self._client.register_script(_APPLY_FLUSH)
+        self._script = self._client.register_script(APPLY_FLUSH)
 
     def _pipelines(self, names: list[str]) -> list[tuple[Any, list[str]]]:
         """Pipelines to run the flush script in, with the operations each carries: one
@@ -229,14 +148,14 @@ class RedisStore:
     def identity(self) -> str:
         return self._identity
 
-    def _keys(self, name: str) -> tuple[str, str]:
-        tag = f"{{{self.prefix}:{escape_name(name)}}}"
-        return f"{tag}:sketch", f"{tag}:applied"
+    def _keys(self, name: str) -> tuple[str, str, str]:
+        return operation_keys(self.prefix, name)
 
     def _forked(self) -> None:
         """A forked child: its own identity, sequence, connections and drop count."""
         self._identity = new_identity()
         self.dropped = {}
+        self._indexed = set()
         self._outbox.reset()
         if isinstance(self._client, redis.cluster.RedisCluster):
             self._use_cluster_client()  # a cluster client holds a pool per node
@@ -270,7 +189,7 @@ class RedisStore:
             try:
                 for pipeline, names in self._pipelines(pending):
                     for name in names:
-                        argv = _flush_args(identity, sequence, deltas[name], scales[name], now)
+                        argv = flush_args(identity, sequence, deltas[name], scales[name], now)
                         self._script(keys=list(self._keys(name)), args=argv, client=pipeline)
                     replies.sort(names, pipeline.execute(raise_on_error=False), scales)
             except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
@@ -281,11 +200,24 @@ class RedisStore:
             if replies.passing is not None:
                 raise StorageError(self.url, f"flush refused for now ({replies.passing})")
             if not replies.rescaled:
+                self._index(deltas)
                 for name, reason in replies.refused:
                     self._drop(name, deltas[name], reason)
                 return replies.applied
             pending, replies.rescaled = replies.rescaled, []
         raise StorageError(self.url, "flush failed: the fleet's scale kept changing")
+
+    def _index(self, names: Mapping[str, object]) -> None:
+        """Add operations this process has not indexed yet to the prefix's index (once
+        per operation per process); a failure keeps the flush for a replay."""
+        fresh = [escape_name(name) for name in names if name not in self._indexed]
+        if not fresh:
+            return
+        try:
+            self._client.sadd(index_key(self.prefix), *fresh)
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+            raise StorageError(self.url, f"flush failed ({exc})") from exc
+        self._indexed.update(names)
 
     def _drop(self, name: str, delta: SketchDelta, reason: str) -> None:
         self.dropped[name] = self.dropped.get(name, 0) + delta.sketch.count + delta.failures
@@ -302,28 +234,20 @@ class RedisStore:
     def load(self) -> dict[str, Baseline]:
         """The fleet's baselines; {} when it has none yet."""
         try:
-            pattern = f"{{{_glob_escape(self.prefix)}:*}}:sketch"
-            keys = [
-                key
-                for key in self._client.scan_iter(match=pattern, count=1000)
-                # exactly this prefix: an escaped name never holds ':' or '}', so a key of
-                # another prefix that starts like this one ("perfguard:staging") is skipped
-                if not set(key[len(self.prefix) + 2 : -len("}:sketch")]) & {":", "}", "{"}
-            ]
+            keys = self._sketch_keys()
             pipeline = self._client.pipeline(transaction=False)
             for key in keys:
                 pipeline.hgetall(key)
             hashes = pipeline.execute(raise_on_error=False)  # a key of another type: skipped
-        except redis.RedisError as exc:
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
             raise StorageError(self.url, f"cannot be read ({exc})") from exc
         result: dict[str, Baseline] = {}
-        tag_start = len(self.prefix) + 2
         for key, fields in zip(keys, hashes, strict=True):
             try:
                 if isinstance(fields, Exception):
                     raise ValueError(str(fields))
-                name = unescape_name(key[tag_start : -len("}:sketch")])
-                baseline = _baseline_of(fields)
+                name = unescape_name(escaped_name_of(self.prefix, key) or "")
+                baseline = baseline_of(fields)
             except (KeyError, ValueError, TypeError, OverflowError) as exc:
                 # one damaged entry (a missing field, an edited value) is skipped, never
                 # a failure of every process that starts
@@ -333,6 +257,22 @@ class RedisStore:
             if baseline is not None:
                 result[name] = baseline
         return result
+
+    def _sketch_keys(self) -> list[str]:
+        """The sketch keys of the prefix's operations, from the index; a fleet written
+        before the index existed is scanned once and the index written."""
+        members: set[str] = self._client.smembers(index_key(self.prefix))  # type: ignore[assignment]
+        if members or self._scanned:
+            return [f"{{{self.prefix}:{escaped}}}:sketch" for escaped in sorted(members)]
+        self._scanned = True  # at most once a process: later operations are indexed
+        found = {
+            escaped: key
+            for key in self._client.scan_iter(match=sketch_pattern(self.prefix), count=1000)
+            if (escaped := escaped_name_of(self.prefix, key)) is not None
+        }
+        if found:
+            self._client.sadd(index_key(self.prefix), *found)
+        return [found[escaped] for escaped in sorted(found)]
 
 
 class _Replies:
@@ -354,14 +294,14 @@ class _Replies:
             elif _passes(result):
                 self.passing = result
             else:
-                fleet_scale = _fleet_scale(result)
-                if fleet_scale is None or fleet_scale > scales[name]:
+                scale = fleet_scale(result)
+                if scale is None or scale > scales[name]:
                     # the fleet keeps it finer than this process can send, or the script
                     # refused it for good: dropped and counted, so it cannot hold back
                     # every later flush of every operation
                     self.refused.append((name, str(result)))
                 else:
-                    scales[name] = fleet_scale
+                    scales[name] = scale
                     self.rescaled.append(name)
 
 
@@ -419,29 +359,3 @@ def _is_cluster(client: redis.Redis) -> bool:
         return int(client.info("cluster").get("cluster_enabled", 0)) == 1
     except (redis.RedisError, ValueError, TypeError):
         return False
-
-
-def _baseline_of(fields: Mapping[str, str]) -> Baseline | None:
-    count = int(fields.get("count", "0"))
-    if count <= 0:
-        return None
-    sketch = LogSketch(int(fields["scale"]))
-    sketch.count = count
-    sketch.zero_count = int(fields.get("zero_count", "0"))
-    for field, value in fields.items():
-        if field.startswith("b"):
-            sketch.buckets[int(field[1:])] = int(value)
-    sketch.total = float(fields.get("sum", "0"))
-    sketch.minimum = float(fields.get("min", "0"))
-    sketch.maximum = float(fields.get("max", "0"))
-    sketch.mean = float(fields.get("mean", "0"))
-    sketch.m2 = max(0.0, float(fields.get("m2", "0")))
-    if not all(math.isfinite(v) for v in (sketch.total, sketch.mean, sketch.m2)):
-        return None
-    return baseline_from_sketch(
-        sketch,
-        int(fields.get("failures", "0")),
-        established_at=float(fields.get("established_at", "0")),
-        updated_at=float(fields.get("updated_at", "0")),
-        last_seen_at=float(fields.get("last_seen_at", "0")),
-    )
