@@ -27,6 +27,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from ._events import DegradationEvent
+from ._exportable import exportable
 from ._tracker import PerformanceTracker
 from ._views import OperationSnapshot
 
@@ -52,7 +53,7 @@ class _Exporter:
             def observe(options: CallbackOptions) -> Iterable[Observation]:
                 self._refresh()
                 return [
-                    Observation(getattr(s, field), {"operation": n})
+                    Observation(getattr(s, field), {"operation": exportable(n)})
                     for n, s in self.snapshots.items()
                 ]
 
@@ -82,7 +83,7 @@ class _Exporter:
                 snapshots[name] = self.tracker.snapshot(name)
                 since = self._exported_upto.get(name, 0)
                 durations, upto, missed = self.tracker.durations_since(name, since)
-                attributes = {"operation": name}
+                attributes = {"operation": exportable(name)}
                 for duration in durations:
                     self.durations.record(duration, attributes)
                 if missed:
@@ -93,7 +94,7 @@ class _Exporter:
     def _baseline_gauge(self, quantile: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
             return [
-                Observation(getattr(s.baseline, quantile), {"operation": n})
+                Observation(getattr(s.baseline, quantile), {"operation": exportable(n)})
                 for n, s in self.snapshots.items()
                 if s.baseline is not None
             ]
@@ -107,14 +108,14 @@ class _Exporter:
                 stats = self.tracker.stats(name)
                 value = stats["recent_p50"] if quantile == "p50" else stats["recent_p95"]
                 if value is not None:
-                    result.append(Observation(value, {"operation": name}))
+                    result.append(Observation(value, {"operation": exportable(name)}))
             return result
 
         return observe
 
     def _degraded(self, options: CallbackOptions) -> Iterable[Observation]:
         return [
-            Observation(1 if s.state == "degraded" else 0, {"operation": n})
+            Observation(1 if s.state == "degraded" else 0, {"operation": exportable(n)})
             for n, s in self.snapshots.items()
         ]
 
@@ -123,7 +124,7 @@ def _span_event(event: DegradationEvent) -> None:
     span = trace.get_current_span()
     if span.is_recording():
         attributes: dict[str, Any] = {
-            "perfguard.operation": event.operation,
+            "perfguard.operation": exportable(event.operation),
             "perfguard.signals": list(event.signals),
             "perfguard.effect_ratio": event.effect_ratio,
             "perfguard.started_at_sample": event.started_at_sample,

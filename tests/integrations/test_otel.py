@@ -80,3 +80,22 @@ def test_alerts_become_span_events() -> None:
     names = [event.name for event in span.events]
     assert names == ["perfguard.degraded"]
     assert span.events[0].attributes["perfguard.operation"] == "search"
+
+
+def test_a_name_with_a_lone_surrogate_is_exported_as_valid_utf8() -> None:
+    """Issue 11, item 6: OTLP exporters encode UTF-8; every attribute value must."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    tracker = PerformanceTracker(autosave_interval=None)
+    instrument(tracker, meter_provider=provider)
+    hostile = "report-\udc80.pdf"
+    for _ in range(50):
+        tracker.record(hostile, 0.01)
+        tracker.record("plain", 0.01)
+    seen = set()
+    for _ in range(2):  # the same spelling at every collection
+        for points in collect(reader).values():
+            seen.update(points)
+    assert seen == {"report-\\udc80.pdf", "plain"}
+    for name in seen:
+        name.encode("utf-8")

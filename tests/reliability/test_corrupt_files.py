@@ -119,3 +119,55 @@ def test_a_full_disk_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     tracker.save()  # the next successful save writes everything
     assert set(JsonFileStore(path).load()) == {"first", "second"}
     tracker.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("error_rate", 1.0),
+        ("error_rate", 1.5),
+        ("sample_count", -3),
+        ("sample_count", 0),
+        ("p50", -0.01),
+        ("std", -1.0),
+        ("p99", 0.001),  # below p95: percentiles out of order
+        ("mean", 1e400),  # parses as inf... refused by the JSON reader or the range check
+    ],
+)
+def test_impossible_values_under_a_valid_checksum_are_damage(
+    tmp_path: Path, field: str, value: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11, item 3: the checksum matches (a writer with a bug, not a hand edit), yet
+    the values cannot be: the file is set aside and the backup used, with no exception."""
+    from perfguard._stores.formats import checksum_of
+
+    path = tmp_path / "baselines.json"
+    document = json.loads(two_versions(path))
+    document["operations"]["op"][field] = value
+    if value != 1e400:
+        document["checksum"] = checksum_of(document["operations"])
+    damaged = json.dumps(document).replace("Infinity", "1e400").encode()
+    assert load_damaged(path, damaged, caplog)["op"].sample_count == 1
+    path.write_bytes(damaged)  # and a tracker starting on it: no exception, the backup
+    tracker = PerformanceTracker(storage=path, autosave_interval=None)
+    loaded = tracker.baseline("op")
+    assert loaded is not None and loaded.sample_count == 1
+    tracker.close(save=False)
+
+
+def test_a_baseline_of_mostly_failures_keeps_the_error_test_the_right_way_round(
+    tmp_path: Path,
+) -> None:
+    """A stored error rate of 0.97 (valid, below 1): an operation that now always fails
+    is still worse than its baseline, and one that always succeeds is never degraded."""
+    path = tmp_path / "baselines.json"
+    stored = Baseline(**{**fixed_baseline(2000).to_dict(), "error_rate": 0.97})
+    JsonFileStore(path).save({"failing": stored, "healed": stored})
+    tracker = PerformanceTracker(storage=path, autosave_interval=None)
+    rng = random.Random(3)
+    for _ in range(3000):
+        tracker.record("failing", rng.uniform(0.009, 0.011), success=False)
+        tracker.record("healed", rng.uniform(0.009, 0.011), success=True)
+    assert tracker.state("healed") != "degraded"
+    assert tracker.stats("failing")["recent_error_rate"] == 1.0
+    tracker.close(save=False)

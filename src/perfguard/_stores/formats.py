@@ -71,7 +71,11 @@ def checked_operations(document: Mapping[str, Any]) -> dict[str, Any]:
     operations = document.get("operations")
     if not isinstance(operations, dict):
         raise CorruptFileError("has no 'operations' object")
-    if document.get("checksum") != checksum_of(operations):
+    try:
+        expected = checksum_of(operations)
+    except ValueError:  # a number out of range (1e400 parses as inf)
+        raise CorruptFileError("holds a number out of range") from None
+    if document.get("checksum") != expected:
         raise CorruptFileError("fails its checksum (edited by hand or damaged)")
     return operations
 
