@@ -15,6 +15,7 @@ PUBLIC = {
     "DegradationEvent",
     "DetectorSettings",
     "IncompatibleStorageError",
+    "InvalidArgumentError",
     "InvalidDurationError",
     "InvalidInputError",
     "InvalidOperationNameError",

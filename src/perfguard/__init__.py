@@ -17,6 +17,7 @@ from ._detect import DetectorSettings
 from ._errors import (
     ConfigurationError,
     IncompatibleStorageError,
+    InvalidArgumentError,
     InvalidDurationError,
     InvalidInputError,
     InvalidOperationNameError,
@@ -60,6 +61,7 @@ __all__ = [
     "DegradationEvent",
     "DetectorSettings",
     "IncompatibleStorageError",
+    "InvalidArgumentError",
     "InvalidDurationError",
     "InvalidInputError",
     "InvalidOperationNameError",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._alerting import SlowCallLimiter
-from ._errors import InvalidOperationNameError
+from ._errors import InvalidOperationNameError, checked_outcome
 from ._operation import Operation
 from ._registry import OperationRegistry
 from ._window import encode_failure
@@ -93,6 +93,8 @@ class Recorder:
             op = self._operations.get(name)
         except TypeError:  # unhashable name
             raise InvalidOperationNameError(name) from None
+        if success is not True or metadata is not None:
+            success = checked_outcome(name, success, metadata)
         if op is None:
             op = self.operation_for(name)
         if success and metadata is None and duration <= op.slow_threshold:

@@ -51,6 +51,14 @@ class TimerBook:
         self._open[timer_id] = (name, started, metadata)
         return timer_id
 
+    def name_of(self, timer_id: object) -> str | None:
+        """The operation of an open timer, None when the id is not one (finish() says why)."""
+        try:
+            entry = self._open.get(timer_id)  # type: ignore[call-overload]
+        except TypeError:
+            return None
+        return None if entry is None else entry[0]
+
     def finish(self, timer_id: str) -> OpenTimer:
         """Close a timer; UnknownTimerError or TimerAlreadyEndedError naming the id."""
         try:

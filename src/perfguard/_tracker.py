@@ -37,6 +37,7 @@ from ._errors import (
     InvalidOperationNameError,
     StorageError,
     UnknownOperationError,
+    checked_outcome,
 )
 from ._events import DegradationEvent
 from ._losses import LossFigures
@@ -132,7 +133,7 @@ class PerformanceTracker(LossFigures):
             op = self._operations.get(name)
         except TypeError:  # unhashable: record_outcome names the error
             op = None
-        if op is not None and success and metadata is None and duration <= op.slow_threshold:
+        if op and success is True and metadata is None and duration <= op.slow_threshold:
             pending = op.pending
             pending.append(duration)
             if len(pending) >= op.drain_trigger:
@@ -169,22 +170,29 @@ class PerformanceTracker(LossFigures):
 
     def measure(self, name: str, metadata: Mapping[str, Any] | None = None) -> Timer:
         """A timer for a block: `with tracker.measure("op") as t: ...` (or `async with`)."""
+        if metadata is not None:
+            checked_outcome(name if isinstance(name, str) else None, True, metadata)
         if not isinstance(name, str) or not name:
             raise InvalidOperationNameError(name)
         return Timer(self._recorder, name, metadata)
 
     def start(self, name: str, metadata: Mapping[str, Any] | None = None) -> str:
         """Start a timer; returns its id for end()."""
+        if metadata is not None:
+            checked_outcome(name if isinstance(name, str) else None, True, metadata)
         return self._timers.start(name, self._clock.perf(), metadata)
 
     def end(
         self, timer_id: str, success: bool = True, metadata: Mapping[str, Any] | None = None
     ) -> float:
-        """End a timer started by start(); records and returns its duration in seconds."""
+        """End a timer started by start(); records and returns its duration in seconds.
+        A bad `success` or `metadata` raises before the timer is closed."""
+        if success is not True or metadata is not None:
+            success = checked_outcome(self._timers.name_of(timer_id), success, metadata)
         name, started, start_metadata = self._timers.finish(timer_id)
         duration = max(0.0, self._clock.perf() - started)
         merged = {**(start_metadata or {}), **metadata} if metadata else start_metadata
-        self._recorder.record_outcome(name, duration, bool(success), merged)
+        self._recorder.record_outcome(name, duration, success, merged)
         return duration
 
     async def start_operation(self, name: str, metadata: Mapping[str, Any] | None = None) -> str:

@@ -185,9 +185,7 @@ def combine(shares: list[Share]) -> Baseline:
         / total
     )
     middle = _weighted_median if len(shares) >= 3 else _weighted_mean
-    figures = {
-        key: middle([getattr(b, key) for b in baselines], weights) for key in _PERCENTILES
-    }
+    figures = {key: middle([getattr(b, key) for b in baselines], weights) for key in _PERCENTILES}
     return Baseline(
         p50=figures["p50"],
         p75=figures["p75"],
