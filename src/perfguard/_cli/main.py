@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,32 @@ def _read_report(path: Path, command: str) -> dict[str, Any] | None:
             file=sys.stderr,
         )
         return None
+    problem = _report_problem(document)
+    if problem is not None:
+        print(f"perfguard {command}: {path} is a damaged report: {problem}", file=sys.stderr)
+        return None
     return document
+
+
+_STATES = ("learning", "ok", "degraded", "idle")
+
+
+def _report_problem(document: Mapping[str, Any]) -> str | None:
+    """What makes a report unusable (None: nothing): the fields check and report read."""
+    operations = document.get("operations")
+    if not isinstance(operations, dict):
+        return "'operations' is not an object"
+    for name, stats in operations.items():
+        if not isinstance(stats, dict):
+            return f"operation {name!r} is not an object"
+        if stats.get("state") not in _STATES:
+            return f"operation {name!r} has the state {stats.get('state')!r}"
+        events = stats.get("events", [])
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            return f"operation {name!r} has events that are not a list of objects"
+        if not isinstance(stats.get("degraded_signals", []), list):
+            return f"operation {name!r} has degraded_signals that are not a list"
+    return None
 
 
 def _check(path: Path, as_json: bool) -> int:
@@ -103,7 +128,7 @@ def _check(path: Path, as_json: bool) -> int:
     document = _read_report(path, "check")
     if document is None:
         return 2
-    operations = document.get("operations", {})
+    operations = document["operations"]
     # an operation that went idle during an episode is still degraded underneath
     degraded = sorted(
         n

@@ -80,3 +80,30 @@ def test_check_fails_on_an_operation_idle_in_the_middle_of_an_episode(tmp_path: 
     report = tmp_path / "report.json"
     tracker.write_report(report)
     assert main(["check", str(report)]) == 1
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"operations": 5},
+        {"operations": [{"name": "a"}]},
+        {"operations": {"a": 3}},
+        {"operations": {"a": {"state": [1]}}},
+        {"operations": {"a": {"state": "degraded", "events": "boom"}}},
+        {"operations": {"a": {"state": "idle", "degraded_signals": 7}}},
+        {},
+    ],
+)
+@pytest.mark.parametrize("command", ["check", "report"])
+def test_a_damaged_report_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], document: dict[str, object], command: str
+) -> None:
+    """Issue 11, item 18: never exit 1 ("degraded" to CI) nor a traceback on a bad report."""
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"schema": "perfguard.report", "version": 1, **document}))
+    arguments = [command, str(path)] + (
+        ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    )
+    assert main(arguments) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "damaged report" in err and "Traceback" not in err
