@@ -26,7 +26,7 @@ class LoopbackServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 outer.paths.append(self.path)
                 outer.clock.advance(outer.server_seconds)
                 if self.path == "/hop":
@@ -38,7 +38,7 @@ class LoopbackServer:
                 else:
                     self._answer(200, b"hello " + self.path.encode())
 
-            do_POST = do_GET  # noqa: N815
+            do_POST = do_GET
 
             def _answer(
                 self, status: int, body: bytes, headers: list[tuple[str, str]] = ()  # type: ignore[assignment]
@@ -50,7 +50,7 @@ class LoopbackServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return None  # quiet
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -94,9 +94,9 @@ def test_an_exception_that_reaches_the_middleware_is_reraised_unchanged(
     from .django_site import views
 
     views.RAISED.clear()
-    with override_settings(DEBUG_PROPAGATE_EXCEPTIONS=True):  # Django lets it through
-        with pytest.raises(RuntimeError) as raised:
-            Client().get("/boom/")
+    # with DEBUG_PROPAGATE_EXCEPTIONS, Django lets the view's exception through
+    with override_settings(DEBUG_PROPAGATE_EXCEPTIONS=True), pytest.raises(RuntimeError) as raised:
+        Client().get("/boom/")
     assert raised.value is views.RAISED[0]
     stats = tracker.stats("GET boom/")
     assert stats["failure_count"] == 1

@@ -59,9 +59,9 @@ def test_httpx_streamed_body_counts_until_the_response_is_closed() -> None:
 
 def test_httpx_refused_connection_is_a_failure_and_reraised_unchanged() -> None:
     tracker, _ = tracker_with_clock()
-    with refusing_port() as port, perfguard.httpx.instrument(httpx.Client(), tracker) as client:
-        with pytest.raises(httpx.ConnectError):
-            client.get(f"http://127.0.0.1:{port}/anything")
+    client = perfguard.httpx.instrument(httpx.Client(), tracker)
+    with refusing_port() as port, client, pytest.raises(httpx.ConnectError):
+        client.get(f"http://127.0.0.1:{port}/anything")
     stats = tracker.stats(f"GET 127.0.0.1:{port}")
     assert stats["failure_count"] == 1
     assert stats["recent_errors"][0]["metadata"] == {"error": "ConnectError"}
