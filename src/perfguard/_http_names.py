@@ -117,7 +117,7 @@ class SafeRecorder:
         if what in self._broken:
             return
         self._broken.add(what)
-        logger.exception("perfguard %s: %s (logged once)", self._where, message)
+        logger.exception("%s: %s (logged once)", self._where, message)
 
 
 def error_metadata(exc: BaseException) -> dict[str, str]:

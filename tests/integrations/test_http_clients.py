@@ -195,3 +195,25 @@ def test_requests_name_override_and_bad_arguments() -> None:
         perfguard.requests.instrument(requests.Session(), tracker, name=3)  # type: ignore[arg-type]
     prepared = requests.Request("GET", "https://Files.example.org:443/a/b").prepare()
     assert perfguard.requests.default_name(prepared) == "GET files.example.org"
+
+
+def test_a_failing_tracker_never_reaches_the_request(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracker, clock = tracker_with_clock()
+
+    def broken_record(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a store that broke")
+
+    monkeypatch.setattr(tracker, "record", broken_record)
+    with loopback_server(clock) as server, caplog.at_level(logging.ERROR, logger="perfguard"):
+        client = perfguard.httpx.instrument(httpx.Client(base_url=server.base), tracker)
+        session = perfguard.requests.instrument(requests.Session(), tracker)
+        for _ in range(3):
+            assert client.get("/ok").status_code == 200
+            assert session.get(f"{server.base}/ok").status_code == 200
+        client.close()
+        session.close()
+    logged = [r.getMessage() for r in caplog.records if "could not record" in r.getMessage()]
+    assert len(logged) == 2  # once for each integration, not once a request
+    assert {m.split(":")[0] for m in logged} == {"perfguard.httpx", "perfguard.requests"}
