@@ -18,11 +18,16 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 
 NEVER_AT_IMPORT = (
     "perfguard._cli",
+    "perfguard._http_names",
     "perfguard._stores.redis_fleet",
+    "perfguard.aiohttp",
     "perfguard.asgi",
+    "perfguard.django",
+    "perfguard.httpx",
     "perfguard.otel",
     "perfguard.prometheus",
     "perfguard.pytest_plugin",
+    "perfguard.requests",
     "perfguard.wsgi",
 )
 

@@ -18,6 +18,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
         ("otel_export.py", "perfguard.calls"),
         ("starlette_app.py", "GET /users/{user_id}: 50 calls"),
         ("flask_app.py", "GET /orders/<int:order_id>: 50 calls"),
+        ("django_app.py", "GET api/orders/<int:order_id>/: 50 calls"),
+        ("aiohttp_app.py", "GET /orders/{order_id}: 50 calls"),
+        ("http_clients.py", "requests: GET 127.0.0.1:"),
+        ("http_clients.py", "25 calls, 5 failures"),
         ("multiprocess_shards.py", "checkout learned from 4000 calls of 4 processes"),
     ],
 )
