@@ -149,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     for client in clients:
         client.start()
     try:
+        # the steady phase starts once the clients are up (spawned interpreters take a
+        # few seconds to import on a loaded machine), not when they were started
+        deadline = time.monotonic() + 120.0
+        while SLOWED not in tracker.operations() and time.monotonic() < deadline:
+            time.sleep(0.05)
         time.sleep(args.steady)
         steady_alerts = [e for e in events if e.kind == "degraded"]
         slowed_from = tracker.snapshot(SLOWED).calls
