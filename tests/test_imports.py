@@ -20,9 +20,11 @@ NEVER_AT_IMPORT = (
     "perfguard._cli",
     "perfguard._stores.redis_fleet",
     "perfguard.asgi",
+    "perfguard.celery",
     "perfguard.otel",
     "perfguard.prometheus",
     "perfguard.pytest_plugin",
+    "perfguard.sqlalchemy",
     "perfguard.wsgi",
 )
 

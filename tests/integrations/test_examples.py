@@ -19,6 +19,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
         ("starlette_app.py", "GET /users/{user_id}: 50 calls"),
         ("flask_app.py", "GET /orders/<int:order_id>: 50 calls"),
         ("multiprocess_shards.py", "checkout learned from 4000 calls of 4 processes"),
+        ("celery_tasks.py", "shop.charge_card retry: 4 calls, 4 failed"),
+        ("sqlalchemy_queries.py", "SELECT FROM users WHERE users.id = ?: 50 calls"),
     ],
 )
 def test_example_runs(script: str, expected: str, tmp_path: Path) -> None:
