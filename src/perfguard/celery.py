@@ -52,13 +52,6 @@ MAX_IN_FLIGHT = 100_000  # started tasks whose postrun is awaited, per process (
 _OK_STATES = frozenset({"SUCCESS", "IGNORED"})
 
 
-def _key(task_id: Any, task: Any) -> tuple[str, int]:
-    """An execution: the task id and the attempt (an eager retry runs the next attempt
-    inside the first, under the same id)."""
-    retries = getattr(getattr(task, "request", None), "retries", 0)
-    return str(task_id), retries if type(retries) is int else 0
-
-
 def task_name(task: Any) -> str:
     """The default name: the task's registered name (bounded by the tasks defined)."""
     name = getattr(task, "name", None)
@@ -82,7 +75,9 @@ class CeleryInstrumentation:
         self.unmatched = 0  # postruns without a prerun: not recorded
         self.dropped = 0  # starts forgotten at max_in_flight (their postrun never came)
         self._perf = tracker.clock.perf
-        self._started: dict[tuple[str, int], float] = {}
+        # task id -> starts: one, or several when an eager retry runs the next attempt
+        # inside the first (under the same id); the innermost ends first
+        self._started: dict[str, list[float]] = {}
         self._lock = threading.Lock()  # thread and gevent pools run tasks concurrently
         self._warned = False
         self._receivers: list[tuple[Any, Callable[..., None]]] = [
@@ -118,7 +113,7 @@ class CeleryInstrumentation:
                 if len(self._started) >= self.max_in_flight:
                     self._started.pop(next(iter(self._started)))  # the oldest start
                     self.dropped += 1
-                self._started[_key(task_id, task if task is not None else sender)] = start
+                self._started.setdefault(str(task_id), []).append(start)
         except Exception:
             self._warn_once()
 
@@ -136,10 +131,13 @@ class CeleryInstrumentation:
             if task_id is None or not self._ours(task):
                 return
             with self._lock:
-                start = self._started.pop(_key(task_id, task), None)
-                if start is None:
+                starts = self._started.get(str(task_id))
+                if not starts:
                     self.unmatched += 1
                     return
+                start = starts.pop()
+                if not starts:
+                    del self._started[str(task_id)]
             self._record(task, max(0.0, self._perf() - start), state, retval)
         except Exception:
             self._warn_once()

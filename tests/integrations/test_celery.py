@@ -170,10 +170,18 @@ def test_the_receivers_survive_garbage_collection(
 
     kept.apply().get()
     assert tracker.stats("kept.task")["sample_count"] == 1
-    for receiver in list(signals.task_prerun.receivers) + list(signals.task_postrun.receivers):
-        owner = getattr(receiver[1], "__self__", None)
+    for owner in _instrumentations():
+        owner.uninstrument()
+    assert _instrumentations() == []
+
+
+def _instrumentations() -> list[perfguard.celery.CeleryInstrumentation]:
+    found = []
+    for _, receiver in signals.task_prerun.receivers:
+        owner = getattr(receiver, "__self__", None)
         if isinstance(owner, perfguard.celery.CeleryInstrumentation):
-            owner.uninstrument()
+            found.append(owner)
+    return found
 
 
 @pytest.mark.parametrize(
