@@ -28,6 +28,8 @@ NEVER_AT_IMPORT = (
     "perfguard.prometheus",
     "perfguard.pytest_plugin",
     "perfguard.requests",
+    "perfguard.celery",
+    "perfguard.sqlalchemy",
     "perfguard.wsgi",
 )
 

@@ -23,6 +23,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
         ("http_clients.py", "requests: GET 127.0.0.1:"),
         ("http_clients.py", "25 calls, 5 failures"),
         ("multiprocess_shards.py", "checkout learned from 4000 calls of 4 processes"),
+        ("celery_tasks.py", "shop.charge_card retry: 4 calls, 4 failed"),
+        ("sqlalchemy_queries.py", "SELECT FROM users WHERE users.id = ?: 50 calls"),
     ],
 )
 def test_example_runs(script: str, expected: str, tmp_path: Path) -> None:
