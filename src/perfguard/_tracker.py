@@ -19,6 +19,7 @@ import logging
 import numbers
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, overload
@@ -232,6 +233,14 @@ class PerformanceTracker(LossFigures):
         """Counters and figures of one operation, for exporters."""
         now = self._clock.wall()
         return self._registry.absorbed(self._registry.lookup(name), lambda o: snapshot_of(o, now))
+
+    def snapshots(self) -> list[OperationSnapshot]:
+        """snapshot() of every operation, in one pass (what a scrape reads)."""
+        now = self._clock.wall()
+        registry, operations = self._registry, self._registry.operations
+        read = partial(snapshot_of, now=now)
+        held = (operations.get(name) for name in list(operations))  # retention may drop one
+        return [registry.absorbed(op, read) for op in held if op is not None]
 
     def operations(self) -> list[str]:
         """Names of every operation known (recorded or restored), sorted."""
