@@ -50,7 +50,7 @@ def names(count: int) -> list[str]:
 
 
 def fill(
-    tracker: PerformanceTracker, operations: list[str], rng: random.Random, calls: int
+    tracker: PerformanceTracker, ops: list[str], rng: random.Random, calls: int
 ) -> None:
     for name in ops:
         for _ in range(calls):

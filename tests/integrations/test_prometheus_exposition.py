@@ -90,7 +90,7 @@ def scraped() -> tuple[PerformanceTracker, CollectorRegistry, Starlette]:
 
 
 def test_a_real_scrape_passes_promtool(scraped: Any, tmp_path: Any) -> None:
-    tracker, registry, app = scraped
+    _tracker, _registry, app = scraped
     (response,) = get(app, "/metrics/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -122,7 +122,7 @@ def test_a_real_scrape_passes_promtool(scraped: Any, tmp_path: Any) -> None:
 
 
 def test_the_fast_exposition_says_what_prometheus_client_says(scraped: Any) -> None:
-    tracker, registry, app = scraped
+    _tracker, registry, _app = scraped
 
     def samples(text: str) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
         return {
@@ -138,7 +138,7 @@ def test_the_fast_exposition_says_what_prometheus_client_says(scraped: Any) -> N
 
 
 def test_openmetrics_has_units_and_parses_strictly(scraped: Any) -> None:
-    tracker, registry, app = scraped
+    _tracker, _registry, app = scraped
     (response,) = get(app, "/metrics/", headers={"Accept": "application/openmetrics-text"})
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     text = response.text
@@ -152,7 +152,7 @@ def test_openmetrics_has_units_and_parses_strictly(scraped: Any) -> None:
 
 
 def test_the_scrape_is_rendered_off_the_event_loop(scraped: Any, monkeypatch: Any) -> None:
-    tracker, registry, app = scraped
+    _tracker, _registry, app = scraped
     threads: list[int] = []
     original = PerfguardCollector.text
 
@@ -174,7 +174,7 @@ def test_the_scrape_is_rendered_off_the_event_loop(scraped: Any, monkeypatch: An
 
 
 def test_the_metrics_endpoint_is_not_recorded_however_it_is_reached(scraped: Any) -> None:
-    tracker, registry, app = scraped
+    tracker, _registry, app = scraped
     before = set(tracker.operations())
     orders = tracker.stats("GET /orders/{id}")["sample_count"]
     responses = get(app, "/metrics", "/metrics/", "/orders/7", "/nowhere")
