@@ -16,6 +16,7 @@ EDGES = {
     "asgi", "wsgi", "otel", "prometheus", "pytest_plugin", "_cli", "__main__", "__init__",
     "django", "httpx", "requests", "aiohttp", "_http_names",  # the web integrations
     "celery", "sqlalchemy",  # tasks and SQL
+    "_promtext", "alertmanager",  # monitoring
 }  # fmt: skip
 FACADE = {"_tracker", "_persistence", "_autosave", "_reporting", "_hostwide", "_losses"}
 STORES = {"_stores"}

@@ -20,7 +20,9 @@ NEVER_AT_IMPORT = (
     "perfguard._cli",
     "perfguard._http_names",
     "perfguard._stores.redis_fleet",
+    "perfguard._promtext",
     "perfguard.aiohttp",
+    "perfguard.alertmanager",
     "perfguard.asgi",
     "perfguard.django",
     "perfguard.httpx",
@@ -60,3 +62,20 @@ def test_import_leaves_optional_parts_unloaded() -> None:
     modules = imported_by_perfguard()
     loaded = [m for m in modules for never in NEVER_AT_IMPORT if m.startswith(never)]
     assert loaded == []
+
+
+def test_the_alertmanager_sink_needs_only_the_standard_library() -> None:
+    probe = PROBE.replace("import perfguard\n", "import perfguard.alertmanager\n")
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True
+    )
+    modules = json.loads(result.stdout)
+    assert "perfguard.alertmanager" in modules
+    foreign = [
+        m
+        for m in modules
+        if m.split(".")[0] not in sys.stdlib_module_names
+        and m.split(".")[0] != "perfguard"
+        and not m.startswith("_")
+    ]
+    assert foreign == []

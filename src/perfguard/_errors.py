@@ -6,7 +6,6 @@ log line alone says what went wrong. Input errors are raised before any state ch
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 
@@ -56,19 +55,6 @@ class InvalidArgumentError(InvalidInputError):
             operation=operation,
             value=value,
         )
-
-
-def checked_outcome(operation: str | None, success: object, metadata: object) -> bool:
-    """`success` as a bool (numpy's bool_ accepted), after checking `metadata` is None or
-    a mapping; InvalidArgumentError naming the operation and the value otherwise."""
-    if metadata is not None and not isinstance(metadata, Mapping):
-        raise InvalidArgumentError(operation, "metadata", metadata, "a mapping or None")
-    if success.__class__ is bool:
-        return success is True
-    kind = type(success)
-    if kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"):  # numpy's bool
-        return bool(success)
-    raise InvalidArgumentError(operation, "success", success, "True or False")
 
 
 class UnknownTimerError(InvalidInputError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import Counter
-from itertools import repeat
+from itertools import accumulate, repeat
 
 
 class DurationHistogram:
@@ -29,9 +29,4 @@ class DurationHistogram:
         self.total += math.fsum(durations)
 
     def cumulative(self) -> tuple[int, ...]:
-        running = 0
-        result = []
-        for count in self.counts:
-            running += count
-            result.append(running)
-        return tuple(result)
+        return tuple(accumulate(self.counts))

@@ -108,10 +108,4 @@ class HostPublisher:
 
 
 def _snapshots(tracker: PerformanceTracker) -> list[OperationSnapshot]:
-    snapshots = []
-    for name in tracker.operations():
-        try:
-            snapshots.append(tracker.snapshot(name))
-        except KeyError:  # removed meanwhile (retention)
-            continue
-    return snapshots
+    return tracker.snapshots()

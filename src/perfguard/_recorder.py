@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._alerting import SlowCallLimiter
-from ._errors import InvalidOperationNameError, checked_outcome
+from ._arguments import checked_outcome
+from ._errors import InvalidOperationNameError
 from ._operation import Operation
 from ._registry import OperationRegistry
 from ._window import encode_failure

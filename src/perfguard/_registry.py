@@ -169,6 +169,12 @@ class OperationRegistry:
             self._dispatch(notes)
         return result
 
+    def absorbed_all(self, read: Callable[[Operation], T]) -> list[T]:
+        """absorbed() of every operation, in one pass (retention may drop one meanwhile)."""
+        operations = self.operations
+        held = (operations.get(name) for name in list(operations))
+        return [self.absorbed(op, read) for op in held if op is not None]
+
     def absorb_if_free(self, op: Operation) -> None:
         """Absorb unless another thread is already at it (it will take our samples)."""
         if not op.lock.acquire(blocking=False):

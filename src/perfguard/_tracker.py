@@ -14,17 +14,17 @@ The async API is a thin shell over this synchronous core.
 
 from __future__ import annotations
 
-import decimal
 import logging
-import numbers
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from . import _hooks
 from ._alerting import Alerting, SlowCallLimiter
+from ._arguments import as_seconds, checked_metadata, checked_outcome
 from ._autosave import AutoSaver
 from ._baseline import Baseline
 from ._clock import SystemClock
@@ -37,7 +37,6 @@ from ._errors import (
     InvalidOperationNameError,
     StorageError,
     UnknownOperationError,
-    checked_outcome,
 )
 from ._events import DegradationEvent
 from ._losses import LossFigures
@@ -125,7 +124,7 @@ class PerformanceTracker(LossFigures):
     ) -> None:
         """Record one finished call of `name` that took `duration` seconds."""
         if duration.__class__ is not float:  # ints, numpy scalars, Decimal: a float now
-            duration = _as_seconds(name, duration)
+            duration = as_seconds(name, duration)
         if not 0.0 <= duration < MAX_DURATION:  # also refuses NaN, inf and huge values
             raise InvalidDurationError(str(name), duration)
         # Recorder.record_outcome's fast branch inlined (a call level is ~0.2x the floor)
@@ -170,16 +169,14 @@ class PerformanceTracker(LossFigures):
 
     def measure(self, name: str, metadata: Mapping[str, Any] | None = None) -> Timer:
         """A timer for a block: `with tracker.measure("op") as t: ...` (or `async with`)."""
-        if metadata is not None:
-            checked_outcome(name if isinstance(name, str) else None, True, metadata)
+        checked_metadata(name, metadata)
         if not isinstance(name, str) or not name:
             raise InvalidOperationNameError(name)
         return Timer(self._recorder, name, metadata)
 
     def start(self, name: str, metadata: Mapping[str, Any] | None = None) -> str:
         """Start a timer; returns its id for end()."""
-        if metadata is not None:
-            checked_outcome(name if isinstance(name, str) else None, True, metadata)
+        checked_metadata(name, metadata)
         return self._timers.start(name, self._clock.perf(), metadata)
 
     def end(
@@ -240,6 +237,10 @@ class PerformanceTracker(LossFigures):
         """Counters and figures of one operation, for exporters."""
         now = self._clock.wall()
         return self._registry.absorbed(self._registry.lookup(name), lambda o: snapshot_of(o, now))
+
+    def snapshots(self) -> list[OperationSnapshot]:
+        """snapshot() of every operation, in one pass (what a scrape reads)."""
+        return self._registry.absorbed_all(partial(snapshot_of, now=self._clock.wall()))
 
     def operations(self) -> list[str]:
         """Names of every operation known (recorded or restored), sorted."""
@@ -354,19 +355,6 @@ class PerformanceTracker(LossFigures):
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _as_seconds(name: str, duration: object) -> float:
-    """A duration given as another real number (int, numpy scalar, Fraction, Decimal)
-    as the float perfguard stores; InvalidDurationError for anything else (booleans,
-    numpy's included, arrays, strings) and for values no float can hold."""
-    # numpy's booleans are not numbers.Real; Python's are, and are refused by name
-    if isinstance(duration, bool) or not isinstance(duration, (numbers.Real, decimal.Decimal)):
-        raise InvalidDurationError(str(name), duration)
-    try:
-        return float(duration)
-    except (OverflowError, ValueError, TypeError, ArithmeticError):
-        raise InvalidDurationError(str(name), duration) from None
 
 
 def _cutoff(tracker: PerformanceTracker) -> float | None:

@@ -44,7 +44,7 @@ def test_scrape_exposes_counters_histogram_baseline_and_state() -> None:
     assert samples[("perfguard_call_duration_seconds_bucket", (("le", "0.1"), *op))] == below
     assert samples[("perfguard_call_duration_seconds_bucket", (("le", "+Inf"), *op))] == 2000
     p95 = tracker.baseline("db query").p95  # type: ignore[union-attr]
-    assert samples[("perfguard_baseline_seconds", (*op, ("quantile", "0.95")))] == pytest.approx(
+    assert samples[("perfguard_baseline_seconds", (*op, ("percentile", "p95")))] == pytest.approx(
         p95
     )
 

@@ -146,13 +146,15 @@ def test_a_hostile_report_runs_no_script_in_a_browser(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "report.json").read_text())
     stats = report["operations"]["checkout"]
     stats["sample_count"] = HOSTILE
-    stats["state"] = HOSTILE
     stats["recent_p95"] = HOSTILE
     stats["baseline"]["sample_count"] = HOSTILE
     stats["baseline"]["p95"] = HOSTILE
     stats["events"] = [{"kind": "degraded", "sample_index": HOSTILE, "summary": HOSTILE}]
     (tmp_path / "hostile.json").write_text(json.dumps(report))
     page = tmp_path / "hostile.html"
+    stats["state"] = HOSTILE  # not a state at all: a damaged report, refused (item 18)
+    (tmp_path / "no_state.json").write_text(json.dumps(report))
+    assert main(["report", str(tmp_path / "no_state.json"), "-o", str(page)]) == 2
     assert main(["report", str(tmp_path / "hostile.json"), "-o", str(page)]) == 0
     assert "<img" not in page.read_text()
     completed = run_headless(executable, tmp_path, "--dump-dom", page.as_uri())
