@@ -26,6 +26,7 @@ def effect_ratio(
     reference_error: float,
     settings: DetectorSettings,
     level_floor: float = 1.0,
+    far_rate: float = 0.01,
 ) -> float | None:
     """The effect ratio of a signal on its span, None when below the floors.
     `level_floor`: the p50 ratio the operation's own healthy wander reaches over a span
@@ -33,7 +34,7 @@ def effect_ratio(
     if signal == "latency":
         return _latency_effect(span, current, reference.p50, settings, level_floor)
     if signal == "tail":
-        return _tail_effect(span, current, reference, settings)
+        return _tail_effect(span, current, reference, settings, far_rate)
     if current["error_rate"] - reference.baseline.error_rate >= settings.error_floor:
         return current["error_rate"] / reference_error
     return None
@@ -56,7 +57,11 @@ def _latency_effect(
 
 
 def _tail_effect(
-    span: list[float], current: dict[str, float], reference: Reference, settings: DetectorSettings
+    span: list[float],
+    current: dict[str, float],
+    reference: Reference,
+    settings: DetectorSettings,
+    far_rate: float,
 ) -> float | None:
     # The tail is judged relative to the current median (its shape), so a level that
     # moved as a whole (a daily peak, a step) does not count twice.
@@ -69,7 +74,13 @@ def _tail_effect(
     wider = ratio >= floor and ratio_of(quantile_of(trimmed, 0.95), p95) >= floor
     share_floor = settings.tail_share_floor
     heavier = share_above(span, p99) >= share_floor and share_above(trimmed, p99) >= share_floor
-    return max(ratio, ratio_of(current["p99"], p99)) if wider or heavier else None
+    far = settings.far_tail_factor * p99
+    far_floor = max(settings.far_tail_effect * far_rate, settings.far_tail_floor)
+    far_trimmed = without_densest_run(without_densest_run(span, far, burst), far, burst)
+    farther = share_above(span, far) >= far_floor and share_above(far_trimmed, far) >= far_floor
+    if wider or heavier or farther:
+        return max(ratio, ratio_of(current["p99"], p99))
+    return None
 
 
 def current_figures(encoded: list[float]) -> dict[str, float]:

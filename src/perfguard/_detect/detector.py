@@ -38,6 +38,7 @@ _SIGNAL_OF: dict[str, Signal] = {
     "latency_jump": "latency",
     "tail": "tail",
     "tail_extreme": "tail",
+    "tail_far": "tail",
     "errors": "errors",
 }
 _NO_TESTS: frozenset[str] = frozenset()
@@ -72,28 +73,15 @@ class SustainedDetector:
         self.baseline = baseline
         self._reference = Reference(baseline, recent_encoded)
         self._blocks_seen = 0
-        # the tested rate stays below the alternative, so a baseline learned while most
-        # calls failed cannot turn the error test around
-        self._reference_error = min(max(baseline.error_rate, _MIN_ERROR_RATE), _MAX_ERROR_RATE)
-        self._error_alt = min(
-            0.95, max(3.0 * self._reference_error, self._reference_error + s.error_floor)
+        self._reference_error, self._error_alt = _error_rates(baseline, s)
+        self.far_rate = _far_rate(baseline, recent_encoded, s)
+        self._far_factor = s.far_tail_factor
+        tests = _proposing_tests(s, self._reference_error, self._error_alt, self.far_rate)
+        self._tests: dict[str, BinomialCusum] = tests
+        self._latency, self._jump, self._tail, self._extreme, self._far, self._errors = (
+            tests.values()
         )
-        # Bonferroni-style: N operations watched together share one false-alarm budget,
-        # so each test needs ln(N) more evidence (e^-h bounds a false start per excursion).
-        extra = math.log(s.family_size or 1)
-        threshold, tail_threshold = s.threshold + extra, s.tail_threshold + extra
-        self._latency = BinomialCusum(0.5, s.latency_shift, threshold)
-        self._jump = BinomialCusum(0.5, s.latency_jump, threshold)
-        self._tail = BinomialCusum(0.05, s.tail_rate, tail_threshold)
-        self._extreme = BinomialCusum(0.01, s.extreme_rate, tail_threshold)
-        self._errors = BinomialCusum(self._reference_error, self._error_alt, threshold)
-        self._tests: dict[str, BinomialCusum] = {
-            "latency": self._latency,
-            "latency_jump": self._jump,
-            "tail": self._tail,
-            "tail_extreme": self._extreme,
-            "errors": self._errors,
-        }
+        threshold = self._latency.threshold
         # A p99 estimated from a few hundred samples is too rough to test the tail on.
         self._tails_armed = baseline.sample_count >= s.tail_min_samples
 
@@ -105,6 +93,8 @@ class SustainedDetector:
         self.degraded_signals: tuple[Signal, ...] = ()
         self.episode_start = 0
         self.recovered_at = -1  # the sample at which the last episode cleared (-1: none)
+        # the p50 the last recovery judged healthy below: a relapse soon after must exceed it
+        self._relapse_p50 = 0.0
         self._degraded_until = 0  # the end of the last block seen while degraded
         self._next_decision_block = 0
         self._rejections = 0  # consecutive rejected proposals (they back off)
@@ -122,6 +112,7 @@ class SustainedDetector:
         a relapse soon after a recovery still reopens it."""
         self.recovered_at = previous.recovered_at
         self.episode_start = previous.episode_start
+        self._relapse_p50 = previous._relapse_p50
 
     @property
     def degraded(self) -> bool:
@@ -163,6 +154,8 @@ class SustainedDetector:
                 above_extreme = n_ok - bisect_right(sorted_successes, reference.p99)
                 tests.append((self._tail, above_tail, n_ok - above_tail))
                 tests.append((self._extreme, above_extreme, n_ok - above_extreme))
+                above_far = n_ok - bisect_right(sorted_successes, reference.p99 * self._far_factor)
+                tests.append((self._far, above_far, n_ok - above_far))
             for test, hits, misses in tests:
                 statistic = test.statistic
                 if statistic == 0.0:
@@ -300,6 +293,9 @@ class SustainedDetector:
                 current = figures_by_start[start] = current_figures(span)
             self._noise.learn_quiet(self._reference.p50)
             level_floor = math.exp(self._noise.upper(len(span) / BLOCK_SIZE, self.settings.noise_z))
+            if self.recovered_at >= 0 and start - self.recovered_at < self.settings.reopen_within:
+                # hysteresis: what the recovery called healthy cannot reopen the episode
+                level_floor = max(level_floor, ratio_of(self._relapse_p50, self._reference.p50))
             ratio = effect_ratio(
                 signal,
                 span,
@@ -308,6 +304,7 @@ class SustainedDetector:
                 self._reference_error,
                 self.settings,
                 level_floor,
+                self.far_rate,
             )
             if ratio is not None:
                 confirmed.append(signal)
@@ -352,6 +349,7 @@ class SustainedDetector:
         ratio = ratio_of(current["p50"], self._reference.p50)
         verdict = Verdict("recovered", signals, current, ratio, evidence, self.episode_start)
         self.recovered_at = self._degraded_until
+        self._relapse_p50 = self._recovery.healthy_p50 if self._recovery is not None else 0.0
         self.degraded_signals = ()
         self._recovery = None
         for test in self._tests.values():
@@ -391,3 +389,47 @@ def _learned_noise(baseline: Baseline, recent_encoded: list[float] | None) -> Le
         if m > 0.0  # a block of zero durations says nothing of level
     ]
     return LevelNoise(prior_sd, levels)
+
+
+def _error_rates(baseline: Baseline, settings: DetectorSettings) -> tuple[float, float]:
+    """The error test's healthy and alternative rates. The tested rate stays below the
+    alternative, so a baseline learned while most calls failed cannot turn it around."""
+    reference = min(max(baseline.error_rate, _MIN_ERROR_RATE), _MAX_ERROR_RATE)
+    return reference, min(0.95, max(3.0 * reference, reference + settings.error_floor))
+
+
+def _proposing_tests(
+    s: DetectorSettings, reference_error: float, error_alt: float, far_rate: float
+) -> dict[str, BinomialCusum]:
+    """The stage-one tests, in the order the detector unpacks them."""
+    # Bonferroni-style: N operations watched together share one false-alarm budget,
+    # so each test needs ln(N) more evidence (e^-h bounds a false start per excursion).
+    extra = math.log(s.family_size or 1)
+    threshold, tail_threshold = s.threshold + extra, s.tail_threshold + extra
+    return {
+        "latency": BinomialCusum(0.5, s.latency_shift, threshold),
+        "latency_jump": BinomialCusum(0.5, s.latency_jump, threshold),
+        "tail": BinomialCusum(0.05, s.tail_rate, tail_threshold),
+        "tail_extreme": BinomialCusum(0.01, s.extreme_rate, tail_threshold),
+        # The far tail: calls slower than far_tail_factor x the reference p99. At most
+        # 1 % of healthy calls can be there (they are above the p99); the operation's
+        # own share is learned from the window the baseline came from (_far_rate), so
+        # an operation whose GC pauses reach that far is tested against them.
+        "tail_far": BinomialCusum(far_rate, min(0.5, s.far_tail_ratio * far_rate), tail_threshold),
+        "errors": BinomialCusum(reference_error, error_alt, threshold),
+    }
+
+
+def _far_rate(
+    baseline: Baseline, recent_encoded: list[float] | None, settings: DetectorSettings
+) -> float:
+    """The healthy share of calls slower than far_tail_factor x the baseline p99, from the
+    samples the baseline was learned from: (count + 1) / (n + 1), at least
+    `far_tail_floor`. Without those samples (a baseline loaded from a store), 1 %: no
+    more than that can be above the p99 at all."""
+    limit = settings.far_tail_factor * baseline.p99
+    successes = [v for v in recent_encoded or () if v >= 0.0]
+    if len(successes) < settings.tail_min_samples or limit <= 0.0:
+        return 0.01
+    above = sum(map(limit.__lt__, successes))
+    return min(0.01, max(settings.far_tail_floor, (above + 1) / (len(successes) + 1)))

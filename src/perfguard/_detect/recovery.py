@@ -85,6 +85,11 @@ class Recovery:
         return block_start + n_ok + failures - agreed_since >= self._min_samples
 
     @property
+    def healthy_p50(self) -> float:
+        """The p50 below which a call counts as healthy for the latency recovery."""
+        return self._p50
+
+    @property
     def began(self) -> int:
         """Where the evidence of recovery began (the earliest reverse test's start)."""
         return min((t.started_at for t in self.tests.values()), default=0)

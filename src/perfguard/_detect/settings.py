@@ -34,6 +34,10 @@ class DetectorSettings:
     latency_floor: float = 1.1  # minimum p50 ratio to report latency
     tail_floor: float = 1.3  # minimum p95 ratio to report tail
     tail_share_floor: float = 0.025  # minimum share above reference p99 to report tail
+    far_tail_factor: float = 3.0  # the far tail: slower than this x the reference p99
+    far_tail_floor: float = 0.002  # the healthy far-tail share is taken as at least this
+    far_tail_ratio: float = 5.0  # the far-tail test is tuned for this x the healthy share
+    far_tail_effect: float = 3.0  # a far-tail alert needs this x the healthy share
     error_floor: float = 0.02  # minimum absolute error-rate increase to report errors
     min_persistence: int = 64  # samples a latency effect must last
     error_persistence: int = 32  # samples an error-rate effect must last
@@ -53,7 +57,7 @@ class DetectorSettings:
             _require(self, name, _between(low, high), f"a number in ({low:g}, {high:g})")
         for name in _POSITIVE:
             _require(self, name, lambda v: 0 < v < math.inf, "a finite number > 0")
-        for name in ("recovery_tolerance", "track_range"):
+        for name in _AT_LEAST_ONE:
             _require(self, name, lambda v: 1 <= v < math.inf, "a finite number >= 1")
         for name in _COUNTS:
             value = getattr(self, name)
@@ -83,6 +87,13 @@ _OPEN_INTERVALS = (
     ("extreme_rate", 0.01, 1.0),
     ("track_while_proposing", -1e-12, 1.0 + 1e-12),
 )
+_AT_LEAST_ONE = (
+    "recovery_tolerance",
+    "track_range",
+    "far_tail_factor",
+    "far_tail_ratio",
+    "far_tail_effect",
+)
 _POSITIVE = (
     "threshold",
     "tail_threshold",
@@ -91,6 +102,7 @@ _POSITIVE = (
     "latency_floor",
     "tail_floor",
     "tail_share_floor",
+    "far_tail_floor",
     "error_floor",
     "track_step",
     "track_gate",

@@ -104,3 +104,29 @@ def test_a_p99_only_tail_episode_does_not_flap() -> None:
     first = degraded[0].sample_index
     assert all(state == "degraded" for state in states[first : first + 500])
     assert states[-1] == "ok"
+
+
+def partly_recovered() -> list[Sample]:
+    """A 3x slowdown for 800 calls that then settles at 1.5x: below the middle of the
+    reference and the episode (sqrt(3) = 1.73x), which the recovery calls healthy."""
+    samples = healthy("lognormal", CHANGE + 3500, 84)
+    samples = degrade(samples, CHANGE, 85, factor=lambda i: 3.0, end=CHANGE + 800)
+    return degrade(samples, CHANGE + 800, 86, factor=lambda i: 1.5)
+
+
+def test_what_a_recovery_called_healthy_does_not_reopen_the_episode_at_once() -> None:
+    states, events, _ = replay(partly_recovered())
+    kinds = [(e.kind, e.sample_index) for e in events]
+    assert [k for k, _ in kinds[:2]] == ["degraded", "recovered"]
+    recovered = kinds[1][1]
+    # within reopen_within calls of the recovery, 1.5x is below the relapse floor
+    assert all(state == "ok" for state in states[recovered : recovered + 900])
+
+
+def test_a_relapse_to_the_episode_level_still_reopens_it() -> None:
+    """The floor is the recovery's own yardstick (the middle), not the episode's level:
+    the same 2x slowdown again 300 calls later is reported (reopened)."""
+    _, events, _ = replay(two_incidents(gap=300))
+    relapse = [e for e in events if e.kind == "degraded"][1]
+    assert relapse.reopened
+    assert relapse.effect_ratio >= 1.7
