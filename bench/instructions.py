@@ -36,7 +36,17 @@ VARIANTS = (
     "measure",
     "decorator_json",
     "decorator_shards",
+    # issue 14: the same hot paths in the states an incident brings
+    "record_slow",
+    "record_fail10",
+    "record_fail100",
+    "record_metadata",
+    "decorator_slow",
+    "decorator_fail100",
+    "floor_fail100",
+    "decorator_submicro",
 )
+WARM = 3000  # calls before a state variant changes state: learned, armed
 
 
 class TickClock:
@@ -84,6 +94,18 @@ def run_variant(variant: str, calls: int) -> None:
 
         asyncio.run(floor_loop())
         return
+    if variant == "floor_fail100":  # the timing floor of a call that raises
+
+        def failing_timed() -> Any:
+            start = perf_counter_ns()
+            try:
+                raise ValueError("failed")
+            except ValueError:
+                _elapsed = perf_counter_ns() - start
+
+        for _ in range(calls):
+            failing_timed()
+        return
     from perfguard import PerformanceTracker
 
     logging.getLogger("perfguard").setLevel(logging.ERROR)
@@ -105,7 +127,11 @@ def run_variant(variant: str, calls: int) -> None:
         autosave_interval=None,
         clock=TickClock(),
     )
-    if variant == "record":
+    if variant.startswith("record_"):
+        run_record_state(tracker, variant, calls)
+    elif variant in ("decorator_slow", "decorator_fail100", "decorator_submicro"):
+        run_decorator_state(tracker, variant, calls)
+    elif variant == "record":
         record = tracker.record
         for _ in range(calls):
             record("recorded", 0.042)
@@ -126,6 +152,63 @@ def run_variant(variant: str, calls: int) -> None:
         for _ in range(calls):
             with measure("measured"):
                 pass
+
+
+def run_record_state(tracker: Any, variant: str, calls: int) -> None:
+    """record() after WARM healthy calls: every call 5x slower (degraded), every 10th
+    or every call failed, or every call with metadata."""
+    record = tracker.record
+    for index in range(WARM):
+        record("recorded", 0.040 + 0.001 * (index % 5))
+    if variant == "record_slow":
+        for _ in range(calls):
+            record("recorded", 0.2)
+    elif variant == "record_fail10":
+        for index in range(calls):
+            record("recorded", 0.042, index % 10 != 0)
+    elif variant == "record_fail100":
+        for _ in range(calls):
+            record("recorded", 0.042, False)
+    else:
+        metadata = {"user": 7}
+        for _ in range(calls):
+            record("recorded", 0.042, True, metadata)
+
+
+def run_decorator_state(tracker: Any, variant: str, calls: int) -> None:
+    """The decorator after WARM healthy calls of 1 us: then every call lasts 5 us (four
+    extra reads of the tick clock in the body: slow, degraded), or raises; or a no-op
+    whose every call lasts one tick from the start (a sub-microsecond operation, timed
+    by a clock of 1 us resolution)."""
+    tick = tracker.clock.perf
+    state = {"slow": False}
+
+    def body() -> None:
+        if state["slow"]:
+            tick(), tick(), tick(), tick()
+
+    def failing() -> None:
+        if state["slow"]:
+            raise ValueError("failed")
+
+    function = failing if variant == "decorator_fail100" else body
+    decorated = tracker.time_operation("decorated")(function)
+    if variant == "decorator_submicro":
+        for _ in range(calls + WARM):
+            decorated()
+        return
+    for _ in range(WARM):
+        decorated()
+    state["slow"] = True
+    if variant == "decorator_slow":
+        for _ in range(calls):
+            decorated()
+        return
+    for _ in range(calls):
+        try:  # noqa: SIM105 - suppress() would add its own cost to the measured loop
+            decorated()
+        except ValueError:
+            pass
 
 
 def instructions(variant: str, calls: int) -> int:
@@ -172,7 +255,13 @@ def main() -> None:
     print("\n| variant | instructions per call | ratio to floor |")
     print("|---|---:|---:|")
     for variant, cost in costs.items():
-        floor = costs.get("async_floor" if variant.startswith("async") else "floor")
+        floor = costs.get(
+            "async_floor"
+            if variant.startswith("async")
+            else "floor_fail100"
+            if variant == "decorator_fail100"
+            else "floor"
+        )
         ratio = f"{cost / floor:.2f}x" if floor else "-"
         print(f"| {variant} | {cost:,.0f} | {ratio} |")
 
