@@ -36,13 +36,21 @@ class SlowCallLimiter:
         self._allowances: dict[str, _Allowance] = {}
 
     def message(
-        self, operation: str, duration: float, baseline_p95: float, threshold: float
+        self,
+        operation: str,
+        duration: float,
+        baseline_p95: float,
+        threshold: float,
+        *,
+        skipped: int = 0,
     ) -> str | None:
-        """The warning to log for a slow call, or None when it is suppressed. Callers
-        serialize per operation (they hold its lock)."""
+        """The warning to log for a slow call, or None when it is suppressed. `skipped`:
+        slow calls held back since the last ask, while quiet_until() had not passed
+        (counted as suppressed). Callers serialize per operation (they hold its lock)."""
         allowance = self._allowances.get(operation)
         if allowance is None:
             allowance = self._allowances.setdefault(operation, _Allowance(self._burst))
+        allowance.suppressed += skipped
         now = self._clock.perf()
         suppressed = 0
         if now - allowance.window_start >= self._interval:
@@ -61,6 +69,14 @@ class SlowCallLimiter:
         if suppressed:
             message += f" [{suppressed} similar warnings suppressed]"
         return message
+
+    def quiet_until(self, operation: str) -> float:
+        """The clock reading (perf) before which every warning of `operation` would be
+        suppressed: the recording path does not ask before then."""
+        allowance = self._allowances.get(operation)
+        if allowance is None or allowance.tokens > 0:
+            return 0.0
+        return allowance.window_start + self._interval
 
 
 class Alerting:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,6 +26,10 @@ from ._lifecycle import BaselineLifecycle
 from ._notifications import BaselineChange, Notification, StateChange
 from ._sketch import LogSketch, SketchDelta
 from ._window import RollingWindow
+
+# a failed call awaiting its absorb: duration, the exception's type (None: a failure
+# recorded as such), the call's metadata
+FailureNote = tuple[float, type[BaseException] | None, Mapping[str, Any] | None]
 
 _DATED_BLOCKS = 64  # blocks whose absorb time is kept to date an episode (1,024 calls)
 
@@ -44,14 +49,16 @@ class Operation:
         "episodes",
         "exemplars",
         "failure_count",
+        "failure_notes",
         "histogram",
         "last_seen",
         "lock",
         "name",
         "pending",
-        "pending_failures",
         "sample_count",
         "slow_threshold",
+        "warn_quiet_until",
+        "warn_skipped",
         "window",
     )
 
@@ -66,8 +73,14 @@ class Operation:
     ) -> None:
         self.name = name
         self.lock = threading.Lock()
-        self.pending: list[float] = []
-        self.pending_failures = 0
+        self.pending: list[float] = []  # durations; a failure as -1 - duration (_window)
+        # failures not absorbed yet, for the exemplars: (duration, error type, metadata),
+        # appended without the lock (deque appends are atomic), dated when absorbed
+        self.failure_notes: deque[FailureNote] = deque(maxlen=max(config.exemplars, 1))
+        # the slow-call WARNING gate: before this perf() reading the limiter would refuse
+        # (so a slow call does not ask it), and how many slow calls the gate held back
+        self.warn_quiet_until = 0.0
+        self.warn_skipped = 0
         self.window = RollingWindow(config.window_size)
         self.sample_count = 0
         self.failure_count = 0
@@ -141,9 +154,14 @@ class Operation:
         notes: list[Notification] = []
         first_index = self.sample_count
         self.sample_count = first_index + count
-        failures = self.pending_failures
+        # classified here, once a batch, not per call: what the hot path appended
+        failures = sum(1 for v in batch if v < 0.0) if min(batch) < 0.0 else 0
         self.failure_count += failures
-        self.pending_failures = 0
+        threshold = self.slow_threshold
+        if max(batch) > threshold:
+            self.degradation_count += sum(1 for v in batch if v > threshold)
+        if self.failure_notes:
+            self._note_failures(now)
         delta = self.delta
         detector = self._lifecycle.detector
         if delta is not None and not (detector is not None and detector.degraded):
@@ -174,6 +192,15 @@ class Operation:
         self._block = block
         self.window.compact()
         return notes
+
+    def _note_failures(self, now: float) -> None:
+        notes, exemplars = self.failure_notes, self.exemplars
+        while notes:
+            duration, error, metadata = notes.popleft()
+            merged = dict(metadata) if metadata else {}
+            if error is not None:
+                merged["error"] = error.__qualname__
+            exemplars.note_failure(duration, now, merged)
 
     def _learn(
         self, batch: list[float], first_index: int, now: float, notes: list[Notification]
@@ -282,5 +309,5 @@ class Operation:
         self.lock = threading.Lock()
         if discard_unsent:
             self.pending = []
-            self.pending_failures = 0
+            self.failure_notes.clear()
             self.take_delta()

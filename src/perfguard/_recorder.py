@@ -53,6 +53,7 @@ class Recorder:
         "_operations",
         "_wall",
         "absorb_if_free",
+        "gate_clock",
         "operation_for",
         "perf",
         "warn",
@@ -77,6 +78,7 @@ class Recorder:
         self.operation_for = registry.operation_for
         self.absorb_if_free = registry.absorb_if_free
         self.warn = warn
+        self.gate_clock: Callable[[], float] = clock.perf  # the limiter's clock, unguarded
         self._clamped = 0  # negative durations handed in (a caller's own clock): stored as 0
 
     @property
@@ -94,47 +96,84 @@ class Recorder:
             op = self._operations.get(name)
         except TypeError:  # unhashable name
             raise InvalidOperationNameError(name) from None
-        if success is not True or metadata is not None:
+        if (success is not True and success is not False) or metadata is not None:
             success = checked_outcome(name, success, metadata)
         if op is None:
             op = self.operation_for(name)
-        if success and metadata is None and duration <= op.slow_threshold:
-            pending = op.pending
-            pending.append(duration)
-            if len(pending) >= op.drain_trigger:
-                self.absorb_if_free(op)
-        else:
+        if metadata is not None:
             self.record_notable(op, duration, success, metadata)
+            return
+        pending = op.pending
+        if success:
+            pending.append(duration)
+            if duration > op.slow_threshold:
+                self.slow_call(op, duration)
+        else:
+            pending.append(-1.0 - duration)  # _window.encode_failure, inlined
+            op.failure_notes.append((duration, None, None))
+        if len(pending) >= op.drain_trigger:
+            self.absorb_if_free(op)
 
     def record_notable(
         self, op: Operation, duration: float, success: bool, metadata: Mapping[str, Any] | None
     ) -> None:
-        """Failures, slow calls and calls with metadata: rare enough to take the lock.
-        A negative duration (only a clock that stepped backwards measures one) is
-        recorded as 0 and counted in `negative_durations`, never stored as negative."""
+        """Any call, the general way (a call with metadata comes here): the same work as
+        record_outcome's, plus the metadata's exemplar. Only an exemplar kept (the call
+        is among the slowest with metadata) takes the operation's lock. A negative
+        duration (a clock that stepped backwards) is recorded as 0 and counted in
+        `negative_durations`, never stored as negative."""
         if duration < 0.0:
             self._clamped += 1
             duration = 0.0
-        warning: str | None = None
-        now = self._wall()
-        with op.lock:
-            if success:
-                op.pending.append(duration)
-                if duration > op.slow_threshold:
-                    op.degradation_count += 1
-                    baseline = op.baseline
-                    assert baseline is not None  # a finite threshold implies a baseline
-                    warning = self._limiter.message(
-                        op.name, duration, baseline.p95, op.slow_threshold
-                    )
-                if metadata is not None and duration > op.exemplars.floor:
-                    op.offer_exemplar(duration, metadata, now)
-            else:
-                op.pending.append(encode_failure(duration))
-                op.pending_failures += 1
-                op.exemplars.note_failure(duration, now, metadata)
-            absorb_now = len(op.pending) >= op.drain_trigger
-        if warning is not None:
-            self.warn(warning)
-        if absorb_now:
+        pending = op.pending
+        if not success:
+            pending.append(encode_failure(duration))
+            op.failure_notes.append((duration, None, metadata))
+        elif metadata is not None and duration > op.exemplars.floor:
+            with op.lock:  # the exemplar's sample index is the append's
+                pending.append(duration)
+                op.offer_exemplar(duration, metadata, self._wall())
+        else:
+            pending.append(duration)
+        if success and duration > op.slow_threshold:
+            self.slow_call(op, duration)
+        if len(pending) >= op.drain_trigger:
             self.absorb_if_free(op)
+
+    def record_failure(
+        self, op: Operation, duration: float, error: type[BaseException], metadata: Any = None
+    ) -> None:
+        """A timed call that raised: recorded as failed, the exception's type in its
+        exemplar (named when it is absorbed, not now)."""
+        pending = op.pending
+        pending.append(-1.0 - duration)
+        op.failure_notes.append((duration, error, metadata))
+        if len(pending) >= op.drain_trigger:
+            self.absorb_if_free(op)
+
+    def slow_call(self, op: Operation, duration: float) -> None:
+        """A successful call slower than the threshold (already appended; counted in
+        `degradation_count` when absorbed): its WARNING, if the limiter may allow one."""
+        if self.gate_clock() >= op.warn_quiet_until:
+            self.warn_slow(op, duration)
+        else:
+            op.warn_skipped += 1
+
+    def warn_slow(self, op: Operation, duration: float) -> None:
+        """The seed's per-call WARNING for a call slower than the threshold, through the
+        rate limiter. Asked only when the gate is open: while the limiter refuses, slow
+        calls are counted past the gate (`warn_skipped`) and handed to it with the next
+        warning, which says how many were suppressed."""
+        with op.lock:  # the limiter serializes per operation
+            baseline = op.baseline
+            if baseline is None:
+                return
+            skipped, op.warn_skipped = op.warn_skipped, 0
+            limiter = self._limiter
+            message = limiter.message(
+                op.name, duration, baseline.p95, op.slow_threshold, skipped=skipped
+            )
+            if message is None:
+                op.warn_quiet_until = limiter.quiet_until(op.name)
+        if message is not None:
+            self.warn(message)

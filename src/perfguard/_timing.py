@@ -5,8 +5,9 @@ over its awaited run, not over the creation of its coroutine. Only exceptions th
 `Exception`s count as failures: a cancellation or an interrupt did not finish the call,
 so its duration is not a measurement and nothing is recorded.
 
-The wrappers inline the fast branch of `Recorder.record_outcome` (the contract in
-perfguard.types says how); tests/unit/test_hot_path_twins.py keeps the copies in step.
+The wrappers inline `Recorder.record_outcome` (the contract in perfguard.types says
+how): a slow call, a failure and a fast call cost about the same, their classification
+is the absorb's; tests/unit/test_hot_path_twins.py keeps the copies in step.
 """
 
 from __future__ import annotations
@@ -43,12 +44,6 @@ def default_name(fn: Callable[..., Any]) -> str:
     return name if isinstance(name, str) and name else type(fn).__qualname__
 
 
-def _failure_metadata(exc: BaseException, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
-    merged = dict(metadata) if metadata else {}
-    merged["error"] = type(exc).__qualname__
-    return merged
-
-
 class _OperationSlot:
     """The operation a wrapper records into, resolved on the first call (so decorating a
     function that is never called creates nothing). Operations are never replaced, so
@@ -62,8 +57,8 @@ class _OperationSlot:
 
 def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, R]:
     perf = recorder.perf
-    record_outcome = recorder.record_outcome
-    record_notable = recorder.record_notable
+    record_failure = recorder.record_failure
+    slow_call = recorder.slow_call
     absorb = recorder.absorb_if_free
     slot = _OperationSlot()
 
@@ -73,19 +68,22 @@ def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, 
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            record_outcome(name, perf() - start, False, _failure_metadata(exc, None))
+            duration = perf() - start
+            op = slot.op
+            if op is None:
+                op = slot.op = recorder.operation_for(name)
+            record_failure(op, duration, exc.__class__)
             raise
         duration = perf() - start
         op = slot.op
         if op is None:
             op = slot.op = recorder.operation_for(name)
-        if duration <= op.slow_threshold:
-            pending = op.pending
-            pending.append(duration)
-            if len(pending) >= op.drain_trigger:
-                absorb(op)
-        else:
-            record_notable(op, duration, True, None)
+        pending = op.pending
+        pending.append(duration)
+        if duration > op.slow_threshold:  # counted when absorbed; its WARNING now
+            slow_call(op, duration)
+        if len(pending) >= op.drain_trigger:
+            absorb(op)
         return result
 
     return timed
@@ -95,8 +93,8 @@ def wrap_async(
     recorder: Recorder, name: str, fn: Callable[P, Awaitable[R]]
 ) -> Callable[P, Awaitable[R]]:
     perf = recorder.perf
-    record_outcome = recorder.record_outcome
-    record_notable = recorder.record_notable
+    record_failure = recorder.record_failure
+    slow_call = recorder.slow_call
     absorb = recorder.absorb_if_free
     slot = _OperationSlot()
 
@@ -106,19 +104,22 @@ def wrap_async(
         try:
             result = await fn(*args, **kwargs)
         except Exception as exc:
-            record_outcome(name, perf() - start, False, _failure_metadata(exc, None))
+            duration = perf() - start
+            op = slot.op
+            if op is None:
+                op = slot.op = recorder.operation_for(name)
+            record_failure(op, duration, exc.__class__)
             raise
         duration = perf() - start
         op = slot.op
         if op is None:
             op = slot.op = recorder.operation_for(name)
-        if duration <= op.slow_threshold:
-            pending = op.pending
-            pending.append(duration)
-            if len(pending) >= op.drain_trigger:
-                absorb(op)
-        else:
-            record_notable(op, duration, True, None)
+        pending = op.pending
+        pending.append(duration)
+        if duration > op.slow_threshold:  # counted when absorbed; its WARNING now
+            slow_call(op, duration)
+        if len(pending) >= op.drain_trigger:
+            absorb(op)
         return result
 
     return timed
@@ -162,9 +163,9 @@ class Timer:
             self._recorder.record_outcome(self.name, duration, True, self.metadata)
         elif isinstance(exc, Exception):
             self.success = False
-            self._recorder.record_outcome(
-                self.name, duration, False, _failure_metadata(exc, self.metadata)
-            )
+            recorder = self._recorder
+            op = recorder.operation_for(self.name)
+            recorder.record_failure(op, duration, exc.__class__, self.metadata)
 
     async def __aenter__(self) -> Timer:
         return self.__enter__()

@@ -132,9 +132,11 @@ class PerformanceTracker(LossFigures):
             op = self._operations.get(name)
         except TypeError:  # unhashable: record_outcome names the error
             op = None
-        if op and success is True and metadata is None and duration <= op.slow_threshold:
+        if op and success is True and metadata is None:
             pending = op.pending
             pending.append(duration)
+            if duration > op.slow_threshold:  # counted when absorbed; its WARNING now
+                self._recorder.slow_call(op, duration)
             if len(pending) >= op.drain_trigger:
                 self._registry.absorb_if_free(op)
             return
@@ -182,8 +184,7 @@ class PerformanceTracker(LossFigures):
     def end(
         self, timer_id: str, success: bool = True, metadata: Mapping[str, Any] | None = None
     ) -> float:
-        """End a timer started by start(); records and returns its duration in seconds.
-        A bad `success` or `metadata` raises before the timer is closed."""
+        """End a timer started by start() (bad arguments raise first); its seconds."""
         if success is not True or metadata is not None:
             success = checked_outcome(self._timers.name_of(timer_id), success, metadata)
         name, started, start_metadata = self._timers.finish(timer_id)
@@ -296,11 +297,9 @@ class PerformanceTracker(LossFigures):
         return snapshot_baselines(self._registry, _cutoff(self))
 
     def save(self) -> None:
-        """Write every baseline to storage now (no-op without storage).
-
-        Raises StorageError naming the path when the write fails; the old file is left
-        as it was and recording goes on in memory.
-        """
+        """Write every baseline to storage now (no-op without storage). Raises
+        StorageError naming the path when the write fails; the old file is left as it
+        was and recording goes on in memory."""
         self._persistence.save(self._registry, _cutoff(self))
 
     def refresh_baselines(self) -> int:

@@ -74,17 +74,25 @@ class MergeableStore(Protocol):
 class Recorder(Protocol):
     """The hot-path contract between a tracker and its timing shells (the decorator,
     `Timer`, middlewares). `perf` is the clock's monotonic function, read twice a call;
-    `record_outcome` records a finished call by name; a shell that caches its
-    `Operation` (from `operation_for`) may append a fast successful duration to
-    `op.pending` itself, calling `absorb_if_free(op)` once `len(op.pending) >=
-    op.drain_trigger`, and must hand every other call (slower than `op.slow_threshold`,
-    failed, or with metadata) to `record_notable`."""
+    `record_outcome` records a finished call by name. A shell that caches its
+    `Operation` (from `operation_for`) may record a successful call itself: append the
+    duration to `op.pending`, call `slow_call(op, duration)` when it is above
+    `op.slow_threshold`, and `absorb_if_free(op)` once `len(op.pending) >=
+    op.drain_trigger`; a call that raised goes to `record_failure`, one with metadata to
+    `record_notable`. Counting slow calls and failures is the absorb's work, so every
+    outcome costs the shell about the same."""
 
     perf: Callable[[], float]
 
     def operation_for(self, name: str) -> Operation: ...
 
     def absorb_if_free(self, op: Operation) -> None: ...
+
+    def slow_call(self, op: Operation, duration: float) -> None: ...
+
+    def record_failure(
+        self, op: Operation, duration: float, error: type[BaseException], metadata: Any = None
+    ) -> None: ...
 
     def record_notable(
         self, op: Operation, duration: float, success: bool, metadata: Mapping[str, Any] | None

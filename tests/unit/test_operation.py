@@ -47,7 +47,6 @@ def absorb_in_batches(samples: list[Sample], sizes: list[int]) -> Outcome:
                 op.pending.append(value)
             else:
                 op.pending.append(encode_failure(value))
-                op.pending_failures += 1
         position += size
         with op.lock:
             notes.extend(op.absorb(NOW))
@@ -104,7 +103,6 @@ def test_the_baseline_is_established_at_the_sample_completing_min_samples() -> N
     op = Operation("op", CONFIG, DetectorSettings())
     # 9 successes, 2 failures, then 20 more: the 10th success is sample 12 (index 11)
     op.pending.extend([0.01] * 9 + [encode_failure(0.5)] * 2 + [0.02] * 20)
-    op.pending_failures = 2
     with op.lock:
         notes = op.absorb(NOW)
     assert [type(n) for n in notes] == [BaselineChange]
@@ -132,10 +130,10 @@ def test_renew_after_fork_with_a_shared_store_drops_what_the_parent_will_send() 
     with op.lock:
         op.absorb(NOW)
     op.pending.extend([0.04, encode_failure(0.05)])
-    op.pending_failures = 1
+    op.failure_notes.append((0.05, None, None))
     assert op.delta is not None and op.delta.sketch.count == 3
     op.renew_after_fork(discard_unsent=True)
-    assert op.pending == [] and op.pending_failures == 0
+    assert op.pending == [] and not op.failure_notes
     assert op.delta is not None
     assert op.delta.sketch.count == 0 and op.delta.failures == 0
     assert op.sample_count == 3  # what was already absorbed stays in the statistics
