@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import TypeVar
 
 from ._baseline import Baseline
+from ._clock import clock_resolution
 from ._config import TrackerConfig
 from ._detect import DetectorSettings
 from ._errors import InvalidOperationNameError, UnknownOperationError
@@ -39,6 +41,9 @@ class OperationRegistry:
         sketch_scale: int | None,
     ) -> None:
         self._config = config
+        if detector_settings.min_effect_seconds is None:  # two ticks of this clock
+            resolution = clock_resolution(clock)
+            detector_settings = replace(detector_settings, min_effect_seconds=2 * resolution)
         self._detector_settings = detector_settings
         self._clock = clock
         self._dispatch = dispatch

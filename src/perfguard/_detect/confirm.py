@@ -51,7 +51,12 @@ def _latency_effect(
     trimmed = without_densest_run(span, p50, settings.burst_length)
     floor = max(settings.latency_floor, level_floor)
     ratio = ratio_of(current["p50"], p50)
-    if ratio >= floor and ratio_of(quantile_of(trimmed, 0.5), p50) >= floor:
+    trimmed_p50 = quantile_of(trimmed, 0.5)
+    # a shift of a tick or two of the clock is quantization, not a slowdown
+    least = p50 + (settings.min_effect_seconds or 0.0)
+    if current["p50"] < least or trimmed_p50 < least:
+        return None
+    if ratio >= floor and ratio_of(trimmed_p50, p50) >= floor:
         return ratio
     return None
 
@@ -66,7 +71,8 @@ def _tail_effect(
     # The tail is judged relative to the current median (its shape), so a level that
     # moved as a whole (a daily peak, a step) does not count twice.
     level = max(1.0, ratio_of(current["p50"], reference.p50))
-    p95, p99 = reference.p95 * level, reference.p99 * level
+    tick = settings.min_effect_seconds or 0.0  # each limit at least this above its figure
+    p95, p99 = reference.p95 * level + tick, reference.p99 * level + tick
     burst = settings.burst_length
     trimmed = without_densest_run(without_densest_run(span, p95, burst), p95, burst)
     ratio = ratio_of(current["p95"], p95)

@@ -49,6 +49,9 @@ class DetectorSettings:
     track_while_proposing: float = 0.5  # ... to this fraction of track_step
     track_deadband: float = 0.03  # level changes smaller than this (log) are noise
     noise_z: float = 3.5  # a latency shift must stand this many level deviations out
+    # the smallest change of a duration worth reporting, in seconds; None: two ticks of
+    # the tracker's clock (its `resolution`), so quantized durations cannot alert
+    min_effect_seconds: float | None = None
     recent_samples: int = 128  # samples the recovery verdict describes
     max_span: int = 768  # most recent samples a confirmation looks at
 
@@ -59,6 +62,9 @@ class DetectorSettings:
             _require(self, name, lambda v: 0 < v < math.inf, "a finite number > 0")
         for name in _AT_LEAST_ONE:
             _require(self, name, lambda v: 1 <= v < math.inf, "a finite number >= 1")
+        effect = self.min_effect_seconds
+        if effect is not None and not (_is_number(effect) and 0 <= effect < math.inf):
+            raise ConfigurationError("min_effect_seconds", effect, "a finite number >= 0 or None")
         for name in _COUNTS:
             value = getattr(self, name)
             if name == "family_size" and value is None:
