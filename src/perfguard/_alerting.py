@@ -97,6 +97,7 @@ class Alerting:
                     note.baseline.sample_count,
                 )
             elif isinstance(note, StateChange):
+                baseline_changed = True  # the store's status record wants it too
                 self.emit(event_from(note, self._clock.wall()))
         if baseline_changed and self.on_baseline_change is not None:
             self.on_baseline_change()

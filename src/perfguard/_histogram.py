@@ -8,6 +8,8 @@ from bisect import bisect_left
 from collections import Counter
 from itertools import repeat
 
+from ._errors import ConfigurationError
+
 
 class DurationHistogram:
     """Counts per upper bound (+Inf implied) and the sum of the counted durations."""
@@ -35,3 +37,11 @@ class DurationHistogram:
             running += count
             result.append(running)
         return tuple(result)
+
+
+def checked_bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
+    """Histogram bounds, sorted; ConfigurationError unless finite numbers > 0."""
+    ordered = tuple(sorted(float(b) for b in bounds))
+    if not ordered or any(not 0 < b < float("inf") for b in ordered):
+        raise ConfigurationError("histogram bounds", bounds, "finite numbers > 0")
+    return ordered
