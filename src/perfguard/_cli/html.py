@@ -36,7 +36,9 @@ th:first-child,td:first-child{text-align:left}
 """
 
 
-def render_html(report: Mapping[str, Any]) -> str:
+def render_html(
+    report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] | None = None
+) -> str:
     operations: Mapping[str, Mapping[str, Any]] = report.get("operations", {})
     degraded = [n for n, s in operations.items() if s.get("state") == "degraded"]
     parts = [
