@@ -54,9 +54,7 @@ def _combine(folder: Path, as_json: bool) -> int:
     return 0
 
 
-TARGETS_HELP = (
-    "a baseline file (.json, .json.gz), a shard folder, a redis:// URL or a report file"
-)
+TARGETS_HELP = "a baseline file (.json, .json.gz), a shard folder, a redis:// URL or a report file"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -143,6 +143,10 @@ def _latest_minute(stats: Mapping[str, Any], now: float) -> dict[str, float | No
                 "p95": _number(stats.get("recent_p95")),
                 "error_rate": _number(stats.get("recent_error_rate"))}  # fmt: skip
     start, calls, failures, p50, p95, _ = rows[-1]
+    if now - float(start) > 120.0:  # no call for over a minute: its last figures, no rate
+        calls_rate = 0.0
+        return {"rate": calls_rate, "p50": _number(p50), "p95": _number(p95),
+                "error_rate": float(failures) / float(calls) if calls else None}  # fmt: skip
     covered = min(60.0, max(1.0, now - float(start)))
     if covered < 10.0 and len(rows) > 1 and float(start) - float(rows[-2][0]) <= 60.0:
         start, calls, failures, p50, p95, _ = rows[-2]  # a minute just begun says little
