@@ -21,7 +21,10 @@ def format_seconds(value: float | None) -> str:
 
 
 def format_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds
+        return "-"
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
