@@ -65,8 +65,8 @@ class DegradationEvent:
                 f"{figures}, effect x{self.effect_ratio:.2f}"
             )
         return (
-            f"Operation {self.operation} recovered at {_clock(self.time)}: {figures} "
-            f"(episode {since})"
+            f"Operation {self.operation} recovered at {_clock(self.time)}: {figures}; the "
+            f"episode began {_clock(self.started_at_time)} (call {self.started_at_sample})"
         )
 
 
