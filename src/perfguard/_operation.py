@@ -157,7 +157,7 @@ class Operation:
         self.window.extend(batch)
         if self.histogram is not None:
             self.histogram.count(batch)
-        self.timeline.add(batch, now)
+        self.timeline.add(batch, now, failures)
         if self._lifecycle.baseline is None:
             self._learn(batch, first_index, now, notes)
         # complete blocks of BLOCK_SIZE samples, keeping the remainder for the next batch

@@ -6,7 +6,7 @@ One record per process, replaced at each write (a JSON object, schema perfguard.
 per operation its state and degraded signals, its counters, its baseline's figures, its
 last `EVENTS_KEPT` transitions and its latency per minute (_timeline.py) for at most the
 last hour, fewer minutes when the process has many operations (`ROWS_BUDGET` rows in
-all), so a record of 1,000 operations stays near 200 kB.
+all, at least 3 each), so a record of 1,000 operations is about 300 kB.
 
 Where the stores keep it: the JSON file in each process's contribution (contributions.py;
 dropped when the process is folded after it exited); a shard folder in
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 STATUS_SCHEMA = "perfguard.status"
 STATUS_VERSION = 1
 EVENTS_KEPT = 5
-ROWS_BUDGET = 10_000
+ROWS_BUDGET = 4_000
 FRESH_SECONDS = 120.0  # records this much older than an operation's newest are history
 STATES = ("degraded", "ok", "learning", "idle")  # in the order a combined state prefers
 

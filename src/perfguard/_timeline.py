@@ -37,17 +37,20 @@ class Timeline:
         self._stride = 1
         self._rows: array[float] | None = None
 
-    def add(self, encoded_batch: list[float], now: float) -> None:
-        """A batch of encoded samples (failures negative, see _window) absorbed at `now`."""
+    def add(self, encoded_batch: list[float], now: float, failures: int) -> None:
+        """A batch of encoded samples (failures negative, see _window; `failures` of
+        them) absorbed at `now`."""
         start = now - now % BUCKET_SECONDS
         if start != self._start:
             self._close()
             self._start = start
         self._calls += len(encoded_batch)
-        successes = [v for v in encoded_batch if v >= 0.0]
-        self._failures += len(encoded_batch) - len(successes)
-        if self._stride > 1:
-            successes = successes[:: self._stride]
+        self._failures += failures
+        stride = self._stride
+        if failures:
+            successes = [v for v in encoded_batch[::stride] if v >= 0.0]
+        else:
+            successes = encoded_batch[::stride] if stride > 1 else encoded_batch
         values = self._values
         values.extend(successes)
         if len(values) > SAMPLE_CAP:
