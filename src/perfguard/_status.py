@@ -6,7 +6,7 @@ One record per process, replaced at each write (a JSON object, schema perfguard.
 per operation its state and degraded signals, its counters, its baseline's figures, its
 last `EVENTS_KEPT` transitions and its latency per minute (_timeline.py) for at most the
 last hour, fewer minutes when the process has many operations (`ROWS_BUDGET` rows in
-all, at least 3 each), so a record of 1,000 operations is about 300 kB.
+all, at least 3 each), so a record of 1,000 operations is about 390 kB.
 
 Where the stores keep it: the JSON file in each process's contribution (contributions.py;
 dropped when the process is folded after it exited); a shard folder in
