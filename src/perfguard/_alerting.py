@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,15 +26,26 @@ class _Allowance:
     suppressed: int = 0
 
 
+TRACKER_BUDGET = 20  # slow-call warnings per interval for the whole tracker
+
+
 class SlowCallLimiter:
     """Per operation, at most `burst` warnings per `interval` seconds; the first warning
-    after a quiet interval says how many were suppressed."""
+    after a quiet interval says how many were suppressed. And for the whole tracker at
+    most `budget` per interval (100 operations must not print 500 lines a minute): past
+    it warnings are counted, and one summary line says how many were not logged."""
 
-    def __init__(self, burst: int, interval: float, clock: Clock) -> None:
+    def __init__(
+        self, burst: int, interval: float, clock: Clock, budget: int = TRACKER_BUDGET
+    ) -> None:
         self._burst = burst
         self._interval = interval
         self._clock = clock
         self._allowances: dict[str, _Allowance] = {}
+        self._budget = max(budget, burst)
+        self._tracker_window = _Allowance(self._budget)
+        self._over_budget: dict[str, int] = {}
+        self._lock = threading.Lock()  # the tracker-wide count spans operations
 
     def message(
         self,
@@ -61,22 +73,58 @@ class SlowCallLimiter:
         if allowance.tokens <= 0:
             allowance.suppressed += 1
             return None
+        if not self._within_budget(operation, now):
+            return None
         allowance.tokens -= 1
         message = (
-            f"Performance degradation detected for {operation}: {duration:.3f}s "
-            f"(baseline p95: {baseline_p95:.3f}s, threshold: {threshold:.3f}s)"
+            f"Performance degradation detected for {operation}: {_seconds(duration)} "
+            f"(baseline p95: {_seconds(baseline_p95)}, threshold: {_seconds(threshold)})"
         )
+        if _seconds(duration) == _seconds(threshold) or min(duration, baseline_p95) < 0.01:
+            message = (  # three decimals would say nothing: readable units
+                f"Performance degradation detected for {operation}: {readable(duration)} "
+                f"(baseline p95: {readable(baseline_p95)}, threshold: {readable(threshold)})"
+            )
         if suppressed:
             message += f" [{suppressed} similar warnings suppressed]"
         return message
 
     def quiet_until(self, operation: str) -> float:
         """The clock reading (perf) before which every warning of `operation` would be
-        suppressed: the recording path does not ask before then."""
+        suppressed (its own allowance or the tracker's budget is spent): the recording
+        path does not ask before then, and hands the calls it held back to message()."""
         allowance = self._allowances.get(operation)
-        if allowance is None or allowance.tokens > 0:
-            return 0.0
-        return allowance.window_start + self._interval
+        own = 0.0 if allowance is None or allowance.tokens > 0 else allowance.window_start
+        window = self._tracker_window
+        shared = window.window_start if window.tokens <= 0 else 0.0
+        latest = max(own, shared)
+        return latest + self._interval if latest else 0.0
+
+    def _within_budget(self, operation: str, now: float) -> bool:
+        """Take one of the tracker-wide budget; a new interval first logs the summary of
+        the one before."""
+        with self._lock:
+            window = self._tracker_window
+            if now - window.window_start >= self._interval:
+                if self._over_budget:
+                    logger.warning(self._summary())
+                window.window_start, window.tokens = now, self._budget
+                self._over_budget = {}
+            if window.tokens <= 0:
+                self._over_budget[operation] = self._over_budget.get(operation, 0) + 1
+                return False
+            window.tokens -= 1
+            return True
+
+    def _summary(self) -> str:
+        counts = self._over_budget
+        busiest = max(counts, key=lambda name: counts[name])
+        return (
+            f"perfguard: {sum(counts.values())} more slow-call warnings of {len(counts)} "
+            f"operation(s) were not logged (tracker-wide budget: {self._budget} per "
+            f"{self._interval:g}s; most: {busiest}, {counts[busiest]}); sustained "
+            "degradations are always logged"
+        )
 
 
 class Alerting:
@@ -113,6 +161,7 @@ class Alerting:
                     note.baseline.sample_count,
                 )
             elif isinstance(note, StateChange):
+                baseline_changed = True  # the store's status record wants it too
                 self.emit(event_from(note, self._clock.wall()))
         if baseline_changed and self.on_baseline_change is not None:
             self.on_baseline_change()
@@ -131,6 +180,19 @@ class Alerting:
                 sink(event)
             except Exception:
                 logger.exception("perfguard alert callback %r failed", sink)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}s"
+
+
+def readable(seconds: float, digits: int = 4) -> str:
+    """A duration with `digits` significant digits in a unit read at a glance."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.{digits}g}µs"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.{digits}g}ms"
+    return f"{seconds:.{digits}g}s"
 
 
 def event_from(note: StateChange, now: float) -> DegradationEvent:

@@ -35,6 +35,7 @@ class AutoSaver:
 
     REFRESH_EVERY = 30.0
     MAX_BACKOFF = 60.0
+    STATUS_EVERY = 60.0  # a file of baselines is also saved this often while calls come
 
     def __init__(self, tracker: Saveable, interval: float, *, periodic: bool = False) -> None:
         self._tracker_ref = weakref.ref(tracker)
@@ -68,9 +69,11 @@ class AutoSaver:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self._dirty.wait()
+            woken = self._dirty.wait(None if self._periodic else self.STATUS_EVERY)
             if self._stopping.is_set():
                 return
+            if not woken and not self._status_stale():
+                continue
             backoff = self._interval * (2.0 ** min(self._failures, 16))
             self._stopping.wait(min(backoff, max(self._interval, self.MAX_BACKOFF)))
             if self._stopping.is_set():
@@ -81,7 +84,7 @@ class AutoSaver:
             if tracker is None:
                 return
             try:
-                tracker.save()
+                getattr(tracker, "background_save", tracker.save)()
                 self._failures = 0
                 now = SYSTEM_CLOCK.perf()
                 if self._periodic and now - self._last_refresh >= self.REFRESH_EVERY:
@@ -99,6 +102,13 @@ class AutoSaver:
                         logger.exception("perfguard autosave failed (will retry)")
                 self._dirty.set()
             del tracker
+
+    def _status_stale(self) -> bool:
+        """Whether the tracker's status record lags its calls (a minute passed with no
+        baseline change): then it is saved for its status."""
+        tracker = self._tracker_ref()
+        stale = getattr(tracker, "status_stale", None)
+        return bool(stale()) if stale is not None else False
 
     def stop(self) -> None:
         self._stopping.set()

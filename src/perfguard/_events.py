@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 EventKind = Literal["degraded", "recovered"]
@@ -46,32 +47,46 @@ class DegradationEvent:
         return self.signals[0]
 
     def describe(self) -> str:
-        """A one-line human summary, as logged."""
+        """A one-line human summary, as logged: operation, transition, signals, when the
+        episode began (UTC clock time, and the call number), the figures against the
+        baseline's, and the effect (current / baseline of the deciding signal)."""
+        since = f"since {_clock(self.started_at_time)} (call {self.started_at_sample})"
+        figures = f"{_summary(self.current)} vs baseline {_summary(self.baseline)}"
         if self.kind == "degraded" and self.reopened:
             return (
                 f"Operation {self.operation} degraded again ({', '.join(self.signals)}) "
-                f"within {self.started_at_sample - self.evidence['recovered_at_sample']} "
-                f"calls of recovering: {_summary(self.current)} vs baseline "
-                f"{_summary(self.baseline)}, x{self.effect_ratio:.2f}; the episode that "
-                f"began at sample {self.evidence['episode_began_at_sample']} is reopened"
+                f"{since}, {self.started_at_sample - self.evidence['recovered_at_sample']} "
+                f"calls after recovering: {figures}, effect x{self.effect_ratio:.2f}; the "
+                f"episode of call {self.evidence['episode_began_at_sample']} is reopened"
             )
         if self.kind == "degraded":
             return (
-                f"Operation {self.operation} degraded ({', '.join(self.signals)}): "
-                f"{_summary(self.current)} vs baseline {_summary(self.baseline)}, "
-                f"x{self.effect_ratio:.2f}, since sample {self.started_at_sample}"
+                f"Operation {self.operation} degraded ({', '.join(self.signals)}) {since}: "
+                f"{figures}, effect x{self.effect_ratio:.2f}"
             )
         return (
-            f"Operation {self.operation} recovered: {_summary(self.current)} vs baseline "
-            f"{_summary(self.baseline)} (episode began at sample {self.started_at_sample})"
+            f"Operation {self.operation} recovered at {_clock(self.time)}: {figures}; the "
+            f"episode began {_clock(self.started_at_time)} (call {self.started_at_sample})"
         )
 
 
+def _clock(epoch: float) -> str:
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return "?"
+
+
+def _readable(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.3g}µs"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.3g}ms"
+    return f"{seconds:.3g}s"
+
+
 def _summary(figures: Mapping[str, float]) -> str:
-    parts = []
-    for key in ("p50", "p95", "p99"):
-        if key in figures:
-            parts.append(f"{key} {figures[key] * 1000:.1f}ms")
+    parts = [f"{key} {_readable(figures[key])}" for key in ("p50", "p95", "p99") if key in figures]
     if "error_rate" in figures:
         parts.append(f"errors {figures['error_rate']:.1%}")
     return ", ".join(parts)

@@ -8,6 +8,8 @@ from bisect import bisect_left
 from collections import Counter
 from itertools import accumulate, repeat
 
+from ._errors import ConfigurationError
+
 
 class DurationHistogram:
     """Counts per upper bound (+Inf implied) and the sum of the counted durations."""
@@ -30,3 +32,11 @@ class DurationHistogram:
 
     def cumulative(self) -> tuple[int, ...]:
         return tuple(accumulate(self.counts))
+
+
+def checked_bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
+    """Histogram bounds, sorted; ConfigurationError unless finite numbers > 0."""
+    ordered = tuple(sorted(float(b) for b in bounds))
+    if not ordered or any(not 0 < b < float("inf") for b in ordered):
+        raise ConfigurationError("histogram bounds", bounds, "finite numbers > 0")
+    return ordered

@@ -25,6 +25,7 @@ from ._histogram import DurationHistogram
 from ._lifecycle import BaselineLifecycle
 from ._notifications import BaselineChange, Notification, StateChange
 from ._sketch import LogSketch, SketchDelta
+from ._timeline import Timeline
 from ._window import RollingWindow
 
 # a failed call awaiting its absorb: duration, the exception's type (None: a failure
@@ -57,6 +58,7 @@ class Operation:
         "pending",
         "sample_count",
         "slow_threshold",
+        "timeline",
         "warn_quiet_until",
         "warn_skipped",
         "window",
@@ -88,6 +90,7 @@ class Operation:
         self.accepted_at = 0.0  # when accept_baseline() set this baseline (0: never)
         self.episodes = 0  # episodes of "degraded" (a relapse reopens one, not counted)
         self.histogram: DurationHistogram | None = None  # only when an exporter asks
+        self.timeline = Timeline()  # latency per minute of wall time (views, stores)
         self.exemplars = Exemplars(config.exemplars, config.window_size)
         self.last_seen = 0.0 if baseline is None else baseline.last_seen_at
         self._idle_after = config.idle_after
@@ -172,6 +175,7 @@ class Operation:
         self.window.extend(batch)
         if self.histogram is not None:
             self.histogram.count(batch)
+        self.timeline.add(batch, now, failures)
         if self._lifecycle.baseline is None:
             self._learn(batch, first_index, now, notes)
         # complete blocks of BLOCK_SIZE samples, keeping the remainder for the next batch

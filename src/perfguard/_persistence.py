@@ -7,20 +7,30 @@ has:
   debounced: a save only when a baseline changed.
 - `SharedSketches`: a `MergeableStore` (shards, Redis) is fed what each operation
   recorded since the last flush, every interval, and read back for the fleet's baselines.
+
+Both also write the process's status record (_status.py) when their store keeps one:
+the JSON file with every save (and the saver saves once a minute while calls come in,
+so the record's minutes stay current), a shared store at most every STATUS_EVERY seconds
+in the background unless a state changed, and at every explicit save.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ._baseline import Baseline
+from ._clock import SYSTEM_CLOCK
 from ._registry import OperationRegistry
 from ._sketch import DEFAULT_SCALE, SketchDelta
 from ._stores import AnyStore, make_store
 from ._stores.contributions import Share
 from .types import BaselineStore, Clock, MergeableStore
+
+StatusSource = Callable[[], dict[str, Any]]
+STATUS_EVERY = 10.0  # seconds between a shared store's status writes in the background
 
 
 class Persistence:
@@ -33,12 +43,28 @@ class Persistence:
 
     def __init__(self) -> None:
         self._save_lock = threading.Lock()
+        self._calls_at_status = 0  # calls of every operation when the status was written
 
     def load(self) -> Mapping[str, Baseline]:
         return {}
 
-    def save(self, registry: OperationRegistry, cutoff: float | None) -> None:
+    def save(
+        self,
+        registry: OperationRegistry,
+        cutoff: float | None,
+        status: StatusSource | None = None,
+        *,
+        background: bool = False,
+    ) -> None:
         return None
+
+    def status_stale(self, registry: OperationRegistry) -> bool:
+        """Whether calls were recorded since the status record was last written."""
+        return self.keeps_status and _total_calls(registry) != self._calls_at_status
+
+    @property
+    def keeps_status(self) -> bool:
+        return False
 
     def refresh(self, registry: OperationRegistry) -> int:
         """Adopt the stored baselines where an operation is healthy; how many were."""
@@ -67,11 +93,24 @@ class BaselineFile(Persistence):
     def load(self) -> Mapping[str, Baseline]:
         return self._file.load()
 
-    def save(self, registry: OperationRegistry, cutoff: float | None) -> None:
+    @property
+    def keeps_status(self) -> bool:
+        return self._shares_path
+
+    def save(
+        self,
+        registry: OperationRegistry,
+        cutoff: float | None,
+        status: StatusSource | None = None,
+        *,
+        background: bool = False,
+    ) -> None:
         with self._save_lock:
             if not self._shares_path:
                 self._file.save(snapshot_baselines(registry, cutoff))
                 return
+            calls = _total_calls(registry)
+            record = status() if status is not None else None
             before = self._calls_before_fork
             # an operation this process only restored (no calls) is in the file already
             accepted = dict(registry.each_absorbed(lambda op: op.accepted_at))
@@ -80,7 +119,9 @@ class BaselineFile(Persistence):
                 for name, (baseline, calls) in _baselines_and_calls(registry, cutoff).items()
                 if calls > before.get(name, 0) or accepted.get(name, 0.0)
             }
-            self._file.save_shares(shares, cutoff)  # type: ignore[attr-defined]
+            self._file.save_shares(shares, cutoff, record)  # type: ignore[attr-defined]
+            if record is not None:
+                self._calls_at_status = calls
 
     def renew_after_fork(self, registry: OperationRegistry) -> None:
         super().renew_after_fork(registry)
@@ -101,11 +142,42 @@ class SharedSketches(Persistence):
         # declared capabilities, read once (defaults when a custom store leaves them out)
         self.sketch_scale = int(getattr(store, "scale", DEFAULT_SCALE))
         self._keeps_unsent = bool(getattr(store, "keeps_unsent", False))
+        self._save_status = getattr(store, "save_status", None)
+        self._status_written_at = -float("inf")
+        self._states_written: dict[str, str] = {}
 
     def load(self) -> Mapping[str, Baseline]:
         return self._shared.load()
 
-    def save(self, registry: OperationRegistry, cutoff: float | None) -> None:
+    @property
+    def keeps_status(self) -> bool:
+        return self._save_status is not None
+
+    def save(
+        self,
+        registry: OperationRegistry,
+        cutoff: float | None,
+        status: StatusSource | None = None,
+        *,
+        background: bool = False,
+    ) -> None:
+        self._flush(registry)
+        if status is None or self._save_status is None:
+            return
+        with self._save_lock:
+            calls, now = _total_calls(registry), SYSTEM_CLOCK.perf()
+            if background and calls == self._calls_at_status:
+                return
+            record = status()
+            states = {name: entry["state"] for name, entry in record["operations"].items()}
+            due = now - self._status_written_at >= STATUS_EVERY
+            if background and not due and states == self._states_written:
+                return
+            self._save_status(record)
+            self._status_written_at, self._states_written = now, states
+            self._calls_at_status = calls
+
+    def _flush(self, registry: OperationRegistry) -> None:
         """Hand what every operation recorded since the last flush to the store. A store
         that keeps what it failed to send replays it first (stores/outbox.py); for one
         that does not, the deltas go back into their operations for the next flush."""
@@ -159,6 +231,12 @@ def _baselines_and_calls(
     calls = dict(registry.each_absorbed(lambda op: op.sample_count))
     baselines = snapshot_baselines(registry, cutoff)
     return {name: (b, calls.get(name, 0)) for name, b in baselines.items()}
+
+
+def _total_calls(registry: OperationRegistry) -> int:
+    """Calls of every operation, absorbed or pending (read without the locks: a count
+    a batch old is good enough to tell whether anything happened)."""
+    return sum(op.sample_count + len(op.pending) for op in list(registry.operations.values()))
 
 
 def retention_cutoff(retention_seconds: float | None, clock: Clock) -> float | None:

@@ -18,7 +18,6 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from functools import partial
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -31,7 +30,6 @@ from ._clock import SystemClock
 from ._config import ThresholdMode, TrackerConfig, resolve_config
 from ._detect import DetectorSettings
 from ._errors import (
-    ConfigurationError,
     IncompatibleStorageError,
     InvalidDurationError,
     InvalidOperationNameError,
@@ -39,12 +37,13 @@ from ._errors import (
     UnknownOperationError,
 )
 from ._events import DegradationEvent
+from ._histogram import checked_bounds
 from ._losses import LossFigures
 from ._notifications import BaselineChange
 from ._persistence import Persistence, persistence_for, retention_cutoff, snapshot_baselines
 from ._recorder import Recorder
 from ._registry import OperationRegistry
-from ._reporting import build_report, write_report_file
+from ._reporting import Reporting
 from ._stores import AnyStore
 from ._timers import TimerBook
 from ._timing import P, Timer, default_name, is_async_callable, wrap_async, wrap_sync
@@ -56,7 +55,7 @@ MAX_DURATION = 1e12  # seconds (31,000 years): beyond it a "duration" is a bug
 logger = logging.getLogger("perfguard")
 
 
-class PerformanceTracker(LossFigures):
+class PerformanceTracker(LossFigures, Reporting):
     """Times named operations, learns their baselines and reports degradation.
 
     storage: None (in memory), a path (JSON file; ".json.gz" compressed), a Redis URL,
@@ -252,6 +251,9 @@ class PerformanceTracker(LossFigures):
         """The clock this tracker reads (shells time calls with `clock.perf`)."""
         return self._clock
 
+    def _cutoff(self) -> float | None:
+        return _cutoff(self)
+
     def durations_since(self, name: str, since: int) -> tuple[list[float], int, int]:
         """Durations of the calls recorded from sample index `since` on that the window
         still holds, the index to continue from, and how many were no longer held."""
@@ -262,21 +264,7 @@ class PerformanceTracker(LossFigures):
     def enable_histogram(self, bounds: tuple[float, ...]) -> None:
         """Keep a cumulative duration histogram per operation (for exporters). Counting
         starts now; a few tens of ns a call, paid in the batch absorb."""
-        self._registry.enable_histogram(_histogram_bounds(bounds))
-
-    def report(self) -> dict[str, Any]:
-        """Everything a report or a CI check needs, JSON-ready (see `perfguard report`)."""
-        return build_report(
-            self.operations(),
-            self.stats,
-            lambda name: self.durations_since(name, 0)[0],
-            self.events,
-            self._clock.wall(),
-        )
-
-    def write_report(self, path: str | os.PathLike[str]) -> None:
-        """Write report() as JSON, atomically."""
-        write_report_file(self.report(), Path(path))
+        self._registry.enable_histogram(checked_bounds(bounds))
 
     def accept_baseline(self, name: str) -> Baseline:
         """Adopt the operation's current window as its new normal, explicitly."""
@@ -297,10 +285,12 @@ class PerformanceTracker(LossFigures):
         return snapshot_baselines(self._registry, _cutoff(self))
 
     def save(self) -> None:
-        """Write every baseline to storage now (no-op without storage). Raises
-        StorageError naming the path when the write fails; the old file is left as it
-        was and recording goes on in memory."""
-        self._persistence.save(self._registry, _cutoff(self))
+        """Write every baseline (and the status record, _status.py) to storage now.
+
+        Raises StorageError naming the path when the write fails; the old file is left
+        as it was and recording goes on in memory.
+        """
+        self._persistence.save(self._registry, _cutoff(self), self._status_record)
 
     def refresh_baselines(self) -> int:
         """Read the store back and adopt its baselines (learned from every process)
@@ -359,13 +349,6 @@ class PerformanceTracker(LossFigures):
 def _cutoff(tracker: PerformanceTracker) -> float | None:
     """Retention: operations not seen since then are dropped at load and save."""
     return retention_cutoff(tracker.config.retention_seconds, tracker._clock)
-
-
-def _histogram_bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
-    ordered = tuple(sorted(float(b) for b in bounds))
-    if not ordered or any(not 0 < b < float("inf") for b in ordered):
-        raise ConfigurationError("histogram bounds", bounds, "finite numbers > 0")
-    return ordered
 
 
 def _open_storage(tracker: PerformanceTracker) -> None:

@@ -130,7 +130,7 @@ def test_degraded_is_logged_as_a_warning_and_recovered_as_info(
         alerting.emit(event(1, kind="degraded"))
         alerting.emit(event(2, kind="recovered"))
     levels = [(r.levelno, r.getMessage().split(" ")[2]) for r in caplog.records]
-    assert levels == [(logging.WARNING, "degraded"), (logging.INFO, "recovered:")]
+    assert levels == [(logging.WARNING, "degraded"), (logging.INFO, "recovered")]
 
 
 # -- dispatch ------------------------------------------------------------------------------
@@ -174,3 +174,37 @@ def test_baseline_changes_call_the_persistence_hook_once_per_dispatch() -> None:
     alerting.dispatch([])
     assert len(calls) == 1
     assert alerting.events("a") == []  # a baseline change is no alert
+
+
+def test_the_tracker_wide_budget_then_one_summary_line(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 13: 100 operations each allowed 5 warnings a minute log at most the
+    tracker's budget, then one line saying how many were not logged."""
+    clock = FakeClock()
+    limiter = SlowCallLimiter(5, 60.0, clock, budget=20)
+    with caplog.at_level(logging.WARNING, logger="perfguard"):
+        allowed = [limiter.message(f"op{i}", 0.5, 0.1, 0.2) for i in range(100) for _ in range(3)]
+        assert sum(m is not None for m in allowed) == 20
+        assert caplog.records == []  # the summary waits for the interval to end
+        clock.advance(61.0)
+        assert limiter.message("op0", 0.5, 0.1, 0.2) is not None
+    (summary,) = [r.getMessage() for r in caplog.records]
+    assert summary.startswith("perfguard: 280 more slow-call warnings of 94 operation(s)")
+
+
+def test_three_decimals_that_say_nothing_become_readable_units() -> None:
+    limiter = SlowCallLimiter(5, 60.0, FakeClock())
+    assert limiter.message("op", 0.1004, 0.1, 0.1001) == (
+        "Performance degradation detected for op: 100.4ms (baseline p95: 100ms, threshold: 100.1ms)"
+    )
+    assert limiter.message("op", 0.00042, 0.00021, 0.0003) == (
+        "Performance degradation detected for op: 420µs (baseline p95: 210µs, threshold: 300µs)"
+    )
+    assert limiter.message("op", 0.25, 0.1, 0.12) == (
+        "Performance degradation detected for op: 0.250s (baseline p95: 0.100s, threshold: 0.120s)"
+    )
+
+
+def test_a_transition_line_says_when_in_clock_time_and_in_readable_units() -> None:
+    line = event(1, kind="degraded").describe()
+    assert line.startswith("Operation op degraded (")
+    assert " since " in line and "Z (call " in line and "effect x" in line

@@ -79,12 +79,16 @@ def run_demo(
     started = SYSTEM_CLOCK.perf()
 
     def say(text: str) -> None:
-        print(f"[{SYSTEM_CLOCK.perf() - started:5.2f}s] {text}", file=out, flush=True)
+        print(f"[t+{SYSTEM_CLOCK.perf() - started:5.2f}s] {text}", file=out, flush=True)
 
     def on_alert(event: DegradationEvent) -> None:
         if event.kind == "degraded":
             alerts[event.operation] += 1
             say(f"ALERT    {event.describe()}")
+            return
+        lagging = still_degraded(event)
+        if lagging:
+            say(f"CLEARING {event.describe()}; not yet normal: {'; '.join(lagging)}")
         else:
             say(f"RESOLVED {event.describe()}")
 
@@ -108,15 +112,41 @@ def run_demo(
     all_stats = [tracker.stats(name) for name in tracker.operations()]
     print(file=out)
     print(stats_table(all_stats, alerts), file=out)
+    print(LEGEND, file=out)
     db = tracker.stats("db.query")
     db_p95 = db["baseline"]["p95"] if db["baseline"] is not None else None
     print(
         f"\ndb.query: baseline p95 {format_seconds(db_p95)}; "
         f"{alerts['db.query']} alert(s); state now {db['state']}. "
-        f"Inspect the file with: perfguard show {output}",
+        f"Look at it with: perfguard show {output} (or check, top, report)",
         file=out,
     )
     return 0
+
+
+LEGEND = """
+  state: what the detector says now. calls, errors: every call recorded, and the failed
+  share. base p50/p95: the baseline (normal) percentiles; now p50/p95: those of the last
+  1,000 calls. slow calls: single calls over the slow threshold (near the baseline p95,
+  so about 5 % of healthy calls are slow by definition: counted, never an alert by
+  themselves). alerts: sustained degradations (ALERT lines); an alert's "effect x2.09"
+  is the current figure over the baseline's, "since 12:03:10Z (call 2992)" when the
+  episode began. Lines start with the seconds since the demo began (t+)."""
+
+
+def still_degraded(event: DegradationEvent) -> list[str]:
+    """The signals of a recovery whose figures are not back near the baseline's: the
+    error rate within 2x (and 1 point) of the baseline's, p50 and p99 within 1.3x."""
+    current, baseline = event.current, event.baseline
+    lagging = []
+    errors, base_errors = current.get("error_rate"), baseline.get("error_rate", 0.0)
+    if errors is not None and errors > max(2 * base_errors, base_errors + 0.01):
+        lagging.append(f"errors {errors:.1%} vs baseline {base_errors:.1%}")
+    for key in ("p50", "p99"):
+        now, base = current.get(key), baseline.get(key)
+        if now is not None and base and now > 1.3 * base:
+            lagging.append(f"{key} {format_seconds(now)} vs baseline {format_seconds(base)}")
+    return lagging
 
 
 def _run_phase(tracker: PerformanceTracker, phase: Phase, rng: random.Random, pace: float) -> None:

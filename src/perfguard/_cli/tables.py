@@ -21,7 +21,10 @@ def format_seconds(value: float | None) -> str:
 
 
 def format_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds
+        return "-"
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -107,3 +110,32 @@ def stats_table(all_stats: Sequence[Mapping[str, Any]], alerts: Mapping[str, int
             ]
         )
     return render_table(headers, rows)
+
+
+def operations_table(operations: Mapping[str, Mapping[str, Any]]) -> str:
+    """Per operation its state and figures: the baseline's p95 against the latest
+    minute's (a report's recent window when it has no minutes)."""
+    headers = ["operation", "state", "calls", "errors", "base p95", "now p95", "signals"]
+    rows = []
+    for name in sorted(operations):
+        stats = operations[name]
+        baseline = stats.get("baseline") or {}
+        error_rate = stats.get("error_rate")
+        rows.append(
+            [
+                name,
+                str(stats.get("state")),
+                str(stats.get("sample_count", "-")),
+                f"{error_rate:.1%}" if isinstance(error_rate, (int, float)) else "-",
+                format_seconds(_number(baseline.get("p95"))),
+                format_seconds(_number(stats.get("recent_p95"))),
+                ",".join(str(s) for s in stats.get("degraded_signals") or []) or "-",
+            ]
+        )
+    return render_table(headers, rows)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)

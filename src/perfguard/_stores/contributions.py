@@ -55,9 +55,12 @@ class Contribution:
     pid: int
     saved_at: float
     operations: dict[str, Share] = field(default_factory=dict)
+    # the process's status record (_status.py), kept as written; readers before it
+    # ignore the key, and folding drops it (an exited process's state is history)
+    status: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "host": self.host,
             "pid": self.pid,
             "saved_at": self.saved_at,
@@ -65,6 +68,9 @@ class Contribution:
                 name: _share_dict(share) for name, share in sorted(self.operations.items())
             },
         }
+        if self.status is not None:
+            result["status"] = self.status
+        return result
 
     @classmethod
     def from_dict(cls, identity: str, raw: object) -> Contribution:
@@ -95,7 +101,10 @@ class Contribution:
                 raise ValueError(f"has an invalid 'accepted_at' for {name!r}")
             baseline = Baseline.from_dict(entry.get("baseline", {}))
             shares[name] = Share(baseline, calls, float(accepted))
-        return cls(host, pid, float(saved_at), shares)
+        status = raw.get("status")
+        if status is not None and not isinstance(status, dict):
+            raise ValueError(f"has an invalid status in contribution {identity!r}")
+        return cls(host, pid, float(saved_at), shares, status)
 
 
 def this_host() -> str:

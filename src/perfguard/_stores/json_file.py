@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .. import _hooks
 from .._baseline import Baseline
@@ -143,14 +144,20 @@ class JsonFileStore:
         StorageError naming the path. Trackers use save_shares."""
         self._write(self.render(baselines))
 
-    def save_shares(self, shares: Mapping[str, Share], cutoff: float | None = None) -> None:
+    def save_shares(
+        self,
+        shares: Mapping[str, Share],
+        cutoff: float | None = None,
+        status: dict[str, Any] | None = None,
+    ) -> None:
         """This process's baselines and call counts, merged under the path's lock with
         what the other processes saved (module docstring); operations not seen since
-        `cutoff` are forgotten. Raises StorageError naming the path."""
+        `cutoff` are forgotten; `status` is this process's status record (_status.py).
+        Raises StorageError naming the path."""
         with locked(self.lock_path):
             contributions, sound = self._read_contributions()
             now = SYSTEM_CLOCK.wall()
-            mine = Contribution(this_host(), os.getpid(), now, dict(shares))
+            mine = Contribution(this_host(), os.getpid(), now, dict(shares), status)
             contributions[self._identity] = mine
             fold_exited(contributions, now)
             if cutoff is not None:
@@ -200,7 +207,9 @@ class JsonFileStore:
         cached = self._parsed.get(identity)
         if identity != FOLDED and cached is not None and cached[0] == saved_at:
             part = cached[1]
-            return Contribution(part.host, part.pid, part.saved_at, dict(part.operations))
+            return Contribution(
+                part.host, part.pid, part.saved_at, dict(part.operations), part.status
+            )
         part = Contribution.from_dict(identity, raw)
         if identity != FOLDED:
             self._parsed[identity] = (part.saved_at, part)

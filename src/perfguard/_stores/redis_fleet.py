@@ -23,6 +23,7 @@ Requires the optional extra `perfguard[redis]`.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ from .identity import new_identity
 from .outbox import Outbox
 from .redis_layout import (
     APPLY_FLUSH,
+    STATUS_KEPT,
     baseline_of,
     escape_name,
     escaped_name_of,
@@ -45,6 +47,8 @@ from .redis_layout import (
     index_key,
     operation_keys,
     sketch_pattern,
+    status_index_key,
+    status_key,
     unescape_name,
 )
 
@@ -228,6 +232,38 @@ class RedisStore:
             reason,
             self.dropped[name],
         )
+
+    # -- the status record (_status.py) ---------------------------------------------------
+
+    def save_status(self, status: Mapping[str, Any]) -> None:
+        """Replace this process's status record (expires STATUS_KEPT seconds after its
+        last write); the prefix's status index forgets the expired ones."""
+        now = SYSTEM_CLOCK.wall()
+        key, index = status_key(self.prefix, self._identity), status_index_key(self.prefix)
+        payload = json.dumps(status, allow_nan=False, separators=(",", ":"))
+        try:
+            pipeline = self._client.pipeline(transaction=not self.cluster)
+            pipeline.set(key, payload, ex=int(STATUS_KEPT))
+            pipeline.zadd(index, {self._identity: now})
+            pipeline.zremrangebyscore(index, "-inf", now - STATUS_KEPT)
+            pipeline.execute()
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+            raise StorageError(self.url, f"status cannot be written ({exc})") from exc
+
+    def statuses(self) -> list[tuple[str, str]]:
+        """(identity, JSON text) of every process's status record still kept."""
+        index = status_index_key(self.prefix)
+        try:
+            since = SYSTEM_CLOCK.wall() - STATUS_KEPT
+            found: list[str] = self._client.zrangebyscore(index, since, "+inf")  # type: ignore[assignment]
+            identities = sorted(found)
+            pipeline = self._client.pipeline(transaction=False)
+            for identity in identities:
+                pipeline.get(status_key(self.prefix, identity))
+            texts = pipeline.execute() if identities else []
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+            raise StorageError(self.url, f"cannot be read ({exc})") from exc
+        return [(i, t) for i, t in zip(identities, texts, strict=True) if isinstance(t, str)]
 
     # -- reading -------------------------------------------------------------------------
 

@@ -178,6 +178,19 @@ def index_key(prefix: str) -> str:
     return f"{{{prefix}}}:operations"
 
 
+STATUS_KEPT = 3600.0  # seconds a process's status record outlives its last write
+
+
+def status_key(prefix: str, identity: str) -> str:
+    """One process's status record (_status.py), in the slot of the prefix's index."""
+    return f"{{{prefix}}}:status:{identity}"
+
+
+def status_index_key(prefix: str) -> str:
+    """The identities of the prefix's status records, scored by their last write."""
+    return f"{{{prefix}}}:statuses"
+
+
 def sketch_pattern(prefix: str) -> str:
     """SCAN pattern of the sketch keys of `prefix` (a fleet written before the index)."""
     return f"{{{glob_escape(prefix)}:*}}:sketch"

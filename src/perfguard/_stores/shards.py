@@ -27,6 +27,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import _hooks
 from .._baseline import Baseline
@@ -36,6 +37,7 @@ from .._sketch import LogSketch, SketchDelta
 from .files import (
     locked,
     locked_if_free,
+    pid_alive,
     remove_abandoned_temp_files,
     set_aside,
     write_atomically,
@@ -178,6 +180,20 @@ class ShardStore:
         except (OSError, StorageError) as exc:
             raise StorageError(str(path), f"cannot be written ({exc})") from exc
         return path
+
+    # -- the status record (_status.py) ---------------------------------------------------
+
+    def save_status(self, status: Mapping[str, Any]) -> None:
+        """Replace this process's status record, `status/<identity>.json`; records of
+        processes of this host that exited over STATUS_KEPT seconds ago are removed."""
+        folder = self.folder / "status"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            payload = json.dumps(status, allow_nan=False, separators=(",", ":"))
+            write_atomically(folder / f"{self._identity}.json", payload.encode("utf-8"))
+        except (OSError, ValueError, StorageError) as exc:
+            raise StorageError(str(folder), f"status cannot be written ({exc})") from exc
+        remove_exited_statuses(folder, self._identity)
 
     # -- combining -----------------------------------------------------------------------
 
@@ -328,6 +344,31 @@ class _Combined:
                 delta.last_seen_at,
             )
         return result
+
+
+STATUS_KEPT = 3600.0  # seconds a status record outlives its process (same host)
+
+
+def remove_exited_statuses(folder: Path, mine: str) -> None:
+    """Status records of exited processes of this host, older than STATUS_KEPT."""
+    host = new_identity().rsplit("-", 3)[0]
+    now = SYSTEM_CLOCK.wall()
+    for path in folder.glob("*.json"):
+        parts = path.stem.rsplit("-", 3)
+        if path.stem == mine or len(parts) != 4 or parts[0] != host or not parts[1].isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > STATUS_KEPT and not pid_alive(int(parts[1])):
+                path.unlink()
+
+
+def read_statuses(folder: Path) -> list[tuple[str, bytes]]:
+    """(path, bytes) of every status record in a store folder."""
+    found = []
+    for path in sorted((folder / "status").glob("*.json")):
+        with contextlib.suppress(FileNotFoundError):
+            found.append((str(path), path.read_bytes()))
+    return found
 
 
 def combined_baselines(raw: bytes, source: str) -> dict[str, Baseline]:

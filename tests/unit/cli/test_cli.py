@@ -278,3 +278,23 @@ def test_stats_table_handles_an_operation_still_learning() -> None:
     }
     (row,) = stats_table([stats], {}).splitlines()[2:]
     assert row.split() == ["new.op", "learning", "3", "0.0%", "-", "-", "2.0ms", "-", "0", "0"]
+
+
+def test_the_demo_says_resolved_only_when_every_figure_is_back() -> None:
+    """Issue 13: a recovery whose error rate is still 10x the baseline's is not
+    RESOLVED."""
+    from perfguard._cli.demo import still_degraded
+    from perfguard._events import DegradationEvent
+
+    def recovery(errors: float, p50: float) -> DegradationEvent:
+        return DegradationEvent(
+            operation="db", kind="recovered", signals=("latency", "errors"),
+            baseline={"p50": 0.008, "p95": 0.014, "p99": 0.019, "error_rate": 0.003},
+            current={"p50": p50, "p95": 0.015, "p99": 0.019, "error_rate": errors},
+            effect_ratio=1.0, evidence={}, sample_index=5000, time=1e9,
+            started_at_sample=2992, started_at_time=1e9 - 60,
+        )  # fmt: skip
+
+    assert still_degraded(recovery(0.031, 0.008)) == ["errors 3.1% vs baseline 0.3%"]
+    assert still_degraded(recovery(0.004, 0.0125)) == ["p50 12.5ms vs baseline 8.0ms"]
+    assert still_degraded(recovery(0.004, 0.0085)) == []

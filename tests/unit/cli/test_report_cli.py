@@ -40,7 +40,10 @@ def test_check_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["check", str(tmp_path / "missing.json")]) == 2
     (tmp_path / "other.json").write_text('{"schema": "perfguard.baselines"}')
     assert main(["check", str(tmp_path / "other.json")]) == 2
-    assert "not a perfguard report" in capsys.readouterr().err
+    assert "invalid schema version" in capsys.readouterr().err
+    (tmp_path / "other.json").write_text('{"schema": "something else"}')
+    assert main(["check", str(tmp_path / "other.json")]) == 2
+    assert "not a perfguard report, baseline file or shard folder" in capsys.readouterr().err
 
 
 def test_report_is_one_self_contained_page(tmp_path: Path) -> None:
