@@ -64,7 +64,7 @@ class BaselineLifecycle:
         self.baseline: Baseline | None = None
         self.detector: SustainedDetector | None = None
         self.slow_threshold = math.inf
-        self.drain_trigger = 1  # learning: absorb every sample so establishment is exact
+        self.drain_trigger = 1  # learning: the first absorb comes at once, then see learn()
         self._learning_successes = 0
         self._mature = False
         self._unsteady_looks = 0
@@ -147,6 +147,10 @@ class BaselineLifecycle:
                     )
                     self.adopt(baseline, mature=False, at_sample=first_index + offset + 1)
                     return baseline
+        # the next absorb is due when enough calls have come to complete min_samples (a
+        # call adds one success at most): establishment stays exact, and an operation
+        # that only fails is not absorbed at every call
+        self.drain_trigger = max(1, min(self._config.batch_size, needed - self._learning_successes))
         return None
 
     def refresh(

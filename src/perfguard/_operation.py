@@ -210,6 +210,7 @@ class Operation:
         self, batch: list[float], first_index: int, now: float, notes: list[Notification]
     ) -> None:
         baseline = self._lifecycle.learn(batch, first_index, self.window, now)
+        self.drain_trigger = self._lifecycle.drain_trigger
         if baseline is not None:
             self._copy_hot_figures()
             notes.append(BaselineChange(self.name, "established", baseline))
