@@ -17,6 +17,11 @@ class Exemplars:
 
     __slots__ = ("_kept", "_limit", "_window_size", "floor", "recent_errors")
 
+    @property
+    def limit(self) -> int:
+        """How many calls are kept (0: exemplars switched off)."""
+        return self._limit
+
     def __init__(self, limit: int, window_size: int) -> None:
         self._limit = limit
         self._window_size = window_size

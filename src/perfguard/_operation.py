@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,6 +56,7 @@ class Operation:
         "name",
         "pending",
         "sample_count",
+        "slow_marks",
         "slow_threshold",
         "timeline",
         "warn_quiet_until",
@@ -76,9 +76,13 @@ class Operation:
         self.name = name
         self.lock = threading.Lock()
         self.pending: list[float] = []  # durations; a failure as -1 - duration (_window)
-        # failures not absorbed yet, for the exemplars: (duration, error type, metadata),
-        # appended without the lock (deque appends are atomic), dated when absorbed
-        self.failure_notes: deque[FailureNote] = deque(maxlen=max(config.exemplars, 1))
+        # Marks the hot path appends (atomically, without the lock) *before* the sample
+        # itself, so a batch can hold a failure or a slow call only while its mark
+        # waits: the absorb scans a batch only then, and consumes one mark per sample
+        # it finds (a healthy batch costs two truth tests, not a scan).
+        # A failure's mark is its note for the exemplars: (duration, error type, metadata).
+        self.failure_notes: list[FailureNote] = []
+        self.slow_marks: list[float] = []
         # the slow-call WARNING gate: before this perf() reading the limiter would refuse
         # (so a slow call does not ask it), and how many slow calls the gate held back
         self.warn_quiet_until = 0.0
@@ -101,12 +105,15 @@ class Operation:
         # Only for stores shared by many processes: what to send at the next flush.
         self.delta = None if sketch_scale is None else SketchDelta(LogSketch(sketch_scale))
         self._lifecycle = BaselineLifecycle(config, detector_settings, family)
+        self.slow_threshold = self._lifecycle.slow_threshold
         if baseline is not None:
             self._lifecycle.restore(baseline)
         self._copy_hot_figures()
 
     def _copy_hot_figures(self) -> None:
         """The lifecycle decides the threshold and batch size; the hot path reads copies."""
+        if self.slow_threshold != self._lifecycle.slow_threshold:
+            self.slow_marks.clear()  # marked under the old threshold: judged no more
         self.slow_threshold = self._lifecycle.slow_threshold
         self.drain_trigger = self._lifecycle.drain_trigger
 
@@ -157,14 +164,22 @@ class Operation:
         notes: list[Notification] = []
         first_index = self.sample_count
         self.sample_count = first_index + count
-        # classified here, once a batch, not per call: what the hot path appended
-        failures = sum(1 for v in batch if v < 0.0) if min(batch) < 0.0 else 0
+        # classified here, once a batch, not per call (see the marks in __init__)
+        failures = 0
+        failure_notes = self.failure_notes
+        if failure_notes:
+            failures = sum(1 for v in batch if v < 0.0)
+            if failures:
+                self._note_failures(failure_notes[:failures], now)
+                del failure_notes[:failures]
         self.failure_count += failures
-        threshold = self.slow_threshold
-        if max(batch) > threshold:
-            self.degradation_count += sum(1 for v in batch if v > threshold)
-        if self.failure_notes:
-            self._note_failures(now)
+        slow_marks = self.slow_marks
+        if slow_marks:
+            threshold = self.slow_threshold
+            slow = sum(1 for v in batch if v > threshold)
+            if slow:
+                self.degradation_count += slow
+                del slow_marks[:slow]
         delta = self.delta
         detector = self._lifecycle.detector
         if delta is not None and not (detector is not None and detector.degraded):
@@ -197,10 +212,10 @@ class Operation:
         self.window.compact()
         return notes
 
-    def _note_failures(self, now: float) -> None:
-        notes, exemplars = self.failure_notes, self.exemplars
-        while notes:
-            duration, error, metadata = notes.popleft()
+    def _note_failures(self, notes: list[FailureNote], now: float) -> None:
+        """The exemplars of the last failures absorbed (only as many as are kept)."""
+        exemplars = self.exemplars
+        for duration, error, metadata in notes[-exemplars.limit :] if exemplars.limit else ():
             merged = dict(metadata) if metadata else {}
             if error is not None:
                 merged["error"] = error.__qualname__
@@ -315,4 +330,5 @@ class Operation:
         if discard_unsent:
             self.pending = []
             self.failure_notes.clear()
+            self.slow_marks.clear()
             self.take_delta()

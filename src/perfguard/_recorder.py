@@ -105,12 +105,12 @@ class Recorder:
             return
         pending = op.pending
         if success:
-            pending.append(duration)
             if duration > op.slow_threshold:
-                self.slow_call(op, duration)
+                self.slow_call(op, duration)  # its mark first (Operation.__init__)
+            pending.append(duration)
         else:
+            op.failure_notes.append((duration, None, None))  # the mark first
             pending.append(-1.0 - duration)  # _window.encode_failure, inlined
-            op.failure_notes.append((duration, None, None))
         if len(pending) >= op.drain_trigger:
             self.absorb_if_free(op)
 
@@ -127,16 +127,17 @@ class Recorder:
             duration = 0.0
         pending = op.pending
         if not success:
+            op.failure_notes.append((duration, None, metadata))  # the mark first
             pending.append(encode_failure(duration))
-            op.failure_notes.append((duration, None, metadata))
-        elif metadata is not None and duration > op.exemplars.floor:
-            with op.lock:  # the exemplar's sample index is the append's
-                pending.append(duration)
-                op.offer_exemplar(duration, metadata, self._wall())
         else:
-            pending.append(duration)
-        if success and duration > op.slow_threshold:
-            self.slow_call(op, duration)
+            if duration > op.slow_threshold:
+                self.slow_call(op, duration)  # its mark first
+            if metadata is not None and duration > op.exemplars.floor:
+                with op.lock:  # the exemplar's sample index is the append's
+                    pending.append(duration)
+                    op.offer_exemplar(duration, metadata, self._wall())
+            else:
+                pending.append(duration)
         if len(pending) >= op.drain_trigger:
             self.absorb_if_free(op)
 
@@ -146,14 +147,16 @@ class Recorder:
         """A timed call that raised: recorded as failed, the exception's type in its
         exemplar (named when it is absorbed, not now)."""
         pending = op.pending
+        op.failure_notes.append((duration, error, metadata))  # the mark first
         pending.append(-1.0 - duration)
-        op.failure_notes.append((duration, error, metadata))
         if len(pending) >= op.drain_trigger:
             self.absorb_if_free(op)
 
     def slow_call(self, op: Operation, duration: float) -> None:
-        """A successful call slower than the threshold (already appended; counted in
-        `degradation_count` when absorbed): its WARNING, if the limiter may allow one."""
+        """A successful call slower than the threshold, about to be appended: its mark
+        (counted in `degradation_count` when absorbed) and its WARNING, if the limiter
+        may allow one."""
+        op.slow_marks.append(duration)
         if self.gate_clock() >= op.warn_quiet_until:
             self.warn_slow(op, duration)
         else:

@@ -78,10 +78,10 @@ def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, 
         op = slot.op
         if op is None:
             op = slot.op = recorder.operation_for(name)
+        if duration > op.slow_threshold:  # marked (counted when absorbed), warned
+            slow_call(op, duration)
         pending = op.pending
         pending.append(duration)
-        if duration > op.slow_threshold:  # counted when absorbed; its WARNING now
-            slow_call(op, duration)
         if len(pending) >= op.drain_trigger:
             absorb(op)
         return result
@@ -114,10 +114,10 @@ def wrap_async(
         op = slot.op
         if op is None:
             op = slot.op = recorder.operation_for(name)
+        if duration > op.slow_threshold:  # marked (counted when absorbed), warned
+            slow_call(op, duration)
         pending = op.pending
         pending.append(duration)
-        if duration > op.slow_threshold:  # counted when absorbed; its WARNING now
-            slow_call(op, duration)
         if len(pending) >= op.drain_trigger:
             absorb(op)
         return result

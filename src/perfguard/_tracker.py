@@ -132,10 +132,10 @@ class PerformanceTracker(LossFigures, Reporting):
         except TypeError:  # unhashable: record_outcome names the error
             op = None
         if op and success is True and metadata is None:
+            if duration > op.slow_threshold:  # marked (counted when absorbed), warned
+                self._recorder.slow_call(op, duration)
             pending = op.pending
             pending.append(duration)
-            if duration > op.slow_threshold:  # counted when absorbed; its WARNING now
-                self._recorder.slow_call(op, duration)
             if len(pending) >= op.drain_trigger:
                 self._registry.absorb_if_free(op)
             return

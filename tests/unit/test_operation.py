@@ -45,7 +45,8 @@ def absorb_in_batches(samples: list[Sample], sizes: list[int]) -> Outcome:
         for value, ok in samples[position : position + size]:
             if ok:
                 op.pending.append(value)
-            else:
+            else:  # as the hot path records a failure: its mark, then the sample
+                op.failure_notes.append((value, None, None))
                 op.pending.append(encode_failure(value))
         position += size
         with op.lock:
@@ -102,6 +103,7 @@ def test_absorbing_nothing_changes_nothing() -> None:
 def test_the_baseline_is_established_at_the_sample_completing_min_samples() -> None:
     op = Operation("op", CONFIG, DetectorSettings())
     # 9 successes, 2 failures, then 20 more: the 10th success is sample 12 (index 11)
+    op.failure_notes.extend([(0.5, None, None)] * 2)  # the failures' marks (the hot path's)
     op.pending.extend([0.01] * 9 + [encode_failure(0.5)] * 2 + [0.02] * 20)
     with op.lock:
         notes = op.absorb(NOW)
