@@ -96,8 +96,10 @@ class Recorder:
             op = self._operations.get(name)
         except TypeError:  # unhashable name
             raise InvalidOperationNameError(name) from None
-        if (success is not True and success is not False) or metadata is not None:
+        if success is not True and success is not False:
             success = checked_outcome(name, success, metadata)
+        elif metadata is not None and metadata.__class__ is not dict:
+            checked_outcome(name, success, metadata)  # a Mapping, or an error
         if op is None:
             op = self.operation_for(name)
         if metadata is not None:

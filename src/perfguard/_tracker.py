@@ -131,7 +131,9 @@ class PerformanceTracker(LossFigures, Reporting):
             op = self._operations.get(name)
         except TypeError:  # unhashable: record_outcome names the error
             op = None
-        if op and success is True and metadata is None:
+        if op and success is True and (metadata is None or metadata.__class__ is dict):
+            if metadata is not None:  # a dict: nothing to check, its exemplar's path
+                return self._recorder.record_notable(op, duration, True, metadata)
             if duration > op.slow_threshold:  # marked (counted when absorbed), warned
                 self._recorder.slow_call(op, duration)
             pending = op.pending
