@@ -50,12 +50,18 @@ WARM = 3000  # calls before a state variant changes state: learned, armed
 
 
 class TickClock:
-    """perf() advances 1 us a read; wall() is the real wall clock."""
+    """perf() advances 1 us a read; wall() is the real wall clock. With `slow_after`,
+    it advances 5 us a read after that many reads: every call from then on lasts 5x
+    longer, with nothing more in the measured function (a C-level chain of counters)."""
 
     monotonic = True  # as the system clock: read without perfguard's guard
 
-    def __init__(self) -> None:
-        self.perf: Callable[[], float] = itertools.count(1000.0, 1e-6).__next__
+    def __init__(self, slow_after: int | None = None) -> None:
+        ticks: Any = itertools.count(1000.0, 1e-6)
+        if slow_after is not None:
+            later = itertools.count(1000.0 + slow_after * 1e-6, 5e-6)
+            ticks = itertools.chain(itertools.islice(ticks, slow_after), later)
+        self.perf: Callable[[], float] = ticks.__next__
         self.wall: Callable[[], float] = time.time
 
 
@@ -125,7 +131,8 @@ def run_variant(variant: str, calls: int) -> None:
     tracker = PerformanceTracker(
         storage=storage,  # type: ignore[arg-type]
         autosave_interval=None,
-        clock=TickClock(),
+        # decorator_slow: two reads a call, so every call after WARM lasts 5 us
+        clock=TickClock(2 * WARM if variant == "decorator_slow" else None),
     )
     if variant.startswith("record_"):
         run_record_state(tracker, variant, calls)
@@ -176,22 +183,20 @@ def run_record_state(tracker: Any, variant: str, calls: int) -> None:
 
 
 def run_decorator_state(tracker: Any, variant: str, calls: int) -> None:
-    """The decorator after WARM healthy calls of 1 us: then every call lasts 5 us (four
-    extra reads of the tick clock in the body: slow, degraded), or raises; or a no-op
-    whose every call lasts one tick from the start (a sub-microsecond operation, timed
-    by a clock of 1 us resolution)."""
-    tick = tracker.clock.perf
+    """The decorator after WARM healthy calls of 1 us: then every call lasts 5 us (the
+    clock's ticks grow: slow, degraded), or raises; or a no-op whose every call lasts
+    one tick from the start (a sub-microsecond operation, timed by a clock of 1 us
+    resolution)."""
     state = {"slow": False}
 
-    def body() -> None:
-        if state["slow"]:
-            tick(), tick(), tick(), tick()
+    def noop() -> None:
+        return None
 
     def failing() -> None:
         if state["slow"]:
             raise ValueError("failed")
 
-    function = failing if variant == "decorator_fail100" else body
+    function = failing if variant == "decorator_fail100" else noop
     decorated = tracker.time_operation("decorated")(function)
     if variant == "decorator_submicro":
         for _ in range(calls + WARM):

@@ -6,15 +6,14 @@ cannot fool it:
 
 - latency: share of successful calls slower than the reference p50 (0.5 when healthy),
   tested against a small shift and, separately, a large jump (fast detection);
-- tail: share slower than the reference p95 (0.05) and than the reference p99 (0.01);
+- tail: share slower than the reference p95 (0.05), than its p99 (0.01), than 3x its p99;
 - errors: share of failed calls (the baseline error rate when healthy).
 
 Stage two confirms (confirm.py) on the samples since the estimated change point, as
 Sentry's regression detector confirms its cheap trigger. While degraded, a reverse CUSUM
 per degraded signal accumulates evidence of a return to the reference; all must agree
-before the state clears (hysteresis in the spirit of Prometheus `for` /
-`keep_firing_for`). The reference never tracks while a test is accumulating evidence or
-the operation is degraded.
+before the state clears (hysteresis in the spirit of Prometheus `for` / `keep_firing_for`).
+The reference never tracks while a test is accumulating evidence or while degraded.
 """
 
 from __future__ import annotations
@@ -81,6 +80,7 @@ class SustainedDetector:
         self._latency, self._jump, self._tail, self._extreme, self._far, self._errors = (
             tests.values()
         )
+        self._tail_tests = (self._tail, self._extreme, self._far)
         threshold = self._latency.threshold
         # A p99 estimated from a few hundred samples is too rough to test the tail on.
         self._tails_armed = baseline.sample_count >= s.tail_min_samples
@@ -150,12 +150,7 @@ class SustainedDetector:
             below = n_ok - above_median
             tests = [(self._latency, above_median, below), (self._jump, above_median, below)]
             if self._tails_armed:
-                above_tail = n_ok - bisect_right(sorted_successes, reference.p95)
-                above_extreme = n_ok - bisect_right(sorted_successes, reference.p99)
-                tests.append((self._tail, above_tail, n_ok - above_tail))
-                tests.append((self._extreme, above_extreme, n_ok - above_extreme))
-                above_far = n_ok - bisect_right(sorted_successes, reference.p99 * self._far_factor)
-                tests.append((self._far, above_far, n_ok - above_far))
+                _tail_counts(tests, self._tail_tests, reference, self._far_factor, sorted_successes)
             for test, hits, misses in tests:
                 statistic = test.statistic
                 if statistic == 0.0:
@@ -433,3 +428,23 @@ def _far_rate(
         return 0.01
     above = sum(map(limit.__lt__, successes))
     return min(0.01, max(settings.far_tail_floor, (above + 1) / (len(successes) + 1)))
+
+
+def _tail_counts(
+    tests: list[tuple[BinomialCusum, int, int]],
+    tail_tests: tuple[BinomialCusum, ...],
+    reference: Reference,
+    far_factor: float,
+    sorted_successes: list[float],
+) -> None:
+    """A sorted block's counts for the tail tests, but those at zero with none above
+    their limit (they would stay at zero; most healthy blocks have none above the p99)."""
+    limits = (reference.p95, reference.p99, reference.p99 * far_factor)
+    n_ok = len(sorted_successes)
+    top = sorted_successes[-1]
+    for test, limit in zip(tail_tests, limits, strict=True):
+        if top > limit:
+            hits = n_ok - bisect_right(sorted_successes, limit)
+            tests.append((test, hits, n_ok - hits))
+        elif test.statistic:
+            tests.append((test, 0, n_ok))
