@@ -131,13 +131,19 @@ class PerformanceTracker(LossFigures, Reporting):
             op = self._operations.get(name)
         except TypeError:  # unhashable: record_outcome names the error
             op = None
-        if op and success is True and (metadata is None or metadata.__class__ is dict):
-            if metadata is not None:  # a dict: nothing to check, its exemplar's path
-                return self._recorder.record_notable(op, duration, True, metadata)
-            if duration > op.slow_threshold:  # marked (counted when absorbed), warned
-                self._recorder.slow_call(op, duration)
+        if op and (success is True or success is False):
+            if metadata is not None:  # its exemplar's path (a dict: nothing to check)
+                if metadata.__class__ is dict:
+                    return self._recorder.record_notable(op, duration, success, metadata)
+                return self._recorder.record_outcome(name, duration, success, metadata)
             pending = op.pending
-            pending.append(duration)
+            if success is False:  # the failure's mark first (see Operation.__init__)
+                op.failure_notes.append((duration, None, None))
+                pending.append(-1.0 - duration)
+            else:
+                if duration > op.slow_threshold:  # marked (counted when absorbed), warned
+                    self._recorder.slow_call(op, duration)
+                pending.append(duration)
             if len(pending) >= op.drain_trigger:
                 self._registry.absorb_if_free(op)
             return
