@@ -57,7 +57,6 @@ class _OperationSlot:
 
 def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, R]:
     perf = recorder.perf
-    record_failure = recorder.record_failure
     slow_call = recorder.slow_call
     absorb = recorder.absorb_if_free
     slot = _OperationSlot()
@@ -72,7 +71,11 @@ def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, 
             op = slot.op
             if op is None:
                 op = slot.op = recorder.operation_for(name)
-            record_failure(op, duration, exc.__class__)
+            op.failure_notes.append((duration, exc.__class__, None))  # the mark first
+            pending = op.pending
+            pending.append(-1.0 - duration)  # record_failure, inlined
+            if len(pending) >= op.drain_trigger:
+                absorb(op)
             raise
         duration = perf() - start
         op = slot.op
@@ -93,7 +96,6 @@ def wrap_async(
     recorder: Recorder, name: str, fn: Callable[P, Awaitable[R]]
 ) -> Callable[P, Awaitable[R]]:
     perf = recorder.perf
-    record_failure = recorder.record_failure
     slow_call = recorder.slow_call
     absorb = recorder.absorb_if_free
     slot = _OperationSlot()
@@ -108,7 +110,11 @@ def wrap_async(
             op = slot.op
             if op is None:
                 op = slot.op = recorder.operation_for(name)
-            record_failure(op, duration, exc.__class__)
+            op.failure_notes.append((duration, exc.__class__, None))  # the mark first
+            pending = op.pending
+            pending.append(-1.0 - duration)  # record_failure, inlined
+            if len(pending) >= op.drain_trigger:
+                absorb(op)
             raise
         duration = perf() - start
         op = slot.op
