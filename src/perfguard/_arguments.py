@@ -27,12 +27,8 @@ def as_seconds(name: str, duration: object) -> float:
 def checked_outcome(operation: str | None, success: object, metadata: object) -> bool:
     """`success` as a bool (numpy's bool_ accepted), after checking `metadata` is None or
     a mapping; InvalidArgumentError naming the operation and the value otherwise."""
-    if (
-        metadata is not None
-        and metadata.__class__ is not dict
-        and not isinstance(metadata, Mapping)
-    ):
-        raise InvalidArgumentError(operation, "metadata", metadata, "a mapping or None")
+    if metadata is not None and metadata.__class__ is not dict:
+        checked_metadata(operation, metadata)
     if success.__class__ is bool:
         return success is True
     kind = type(success)

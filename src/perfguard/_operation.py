@@ -1,7 +1,8 @@
 """One named operation: the hot-path buffer and the absorb loop that feeds everything.
 
-The per-call path only appends to `pending` (and reads `slow_threshold` and
-`drain_trigger`, plain slots so the hot path pays no extra attribute lookup).
+The per-call path only appends to `pending` (a failure or slow call to its marks list
+first) and reads `slow_threshold` and `drain_trigger`, plain slots so the hot path pays
+no extra attribute lookup.
 Everything else happens in `absorb()`, called under `lock` every `batch_size` calls or
 when figures are asked for: the window, the counters, the histogram, the sketch for a
 shared store, the baseline lifecycle and, block by block, the detector. The statistics

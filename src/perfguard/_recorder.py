@@ -1,10 +1,11 @@
 """The hot path: recording one finished call.
 
-A fast successful call without metadata costs one dict lookup and one list append;
-every `drain_trigger` calls the operation absorbs its batch (if no other thread is at
-it). Slow calls, failures and calls with metadata are rare enough to take the
-operation's lock (`record_notable`). The decorators in _timing.py inline the fast branch
-of `record_outcome`; tests/unit/test_hot_path_twins.py runs the three as twins.
+Every call costs one dict lookup and one list append, whatever its outcome: a slow
+call or a failure first appends its mark (Operation.__init__) and is counted when the
+batch is absorbed, every `drain_trigger` calls (if no other thread is at it). Only a
+call kept as an exemplar and a slow-call WARNING take the operation's lock. The tracker's
+record() and the decorators in _timing.py inline `record_outcome`;
+tests/unit/test_hot_path_twins.py runs the three as twins.
 """
 
 from __future__ import annotations

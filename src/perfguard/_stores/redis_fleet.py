@@ -64,6 +64,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the Redis store needs the optional dependency: pip install 'perfguard[redis]'"
     ) from exc
 
+# what a call to a server or a cluster raises when it did not do what was asked
+_REDIS_FAILED = (redis.RedisError, redis.exceptions.RedisClusterException)
+
 
 class RedisStore:
     """Baselines shared by a fleet through Redis. Pass it (or its URL) as `storage=`."""
@@ -196,7 +199,7 @@ class RedisStore:
                         argv = flush_args(identity, sequence, deltas[name], scales[name], now)
                         self._script(keys=list(self._keys(name)), args=argv, client=pipeline)
                     replies.sort(names, pipeline.execute(raise_on_error=False), scales)
-            except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+            except _REDIS_FAILED as exc:
                 raise StorageError(self.url, f"flush failed ({exc})") from exc
             if replies.moved:
                 self._moved()
@@ -219,7 +222,7 @@ class RedisStore:
             return
         try:
             self._client.sadd(index_key(self.prefix), *fresh)
-        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+        except _REDIS_FAILED as exc:
             raise StorageError(self.url, f"flush failed ({exc})") from exc
         self._indexed.update(names)
 
@@ -247,7 +250,7 @@ class RedisStore:
             pipeline.zadd(index, {self._identity: now})
             pipeline.zremrangebyscore(index, "-inf", now - STATUS_KEPT)
             pipeline.execute()
-        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+        except _REDIS_FAILED as exc:
             raise StorageError(self.url, f"status cannot be written ({exc})") from exc
 
     def statuses(self) -> list[tuple[str, str]]:
@@ -261,7 +264,7 @@ class RedisStore:
             for identity in identities:
                 pipeline.get(status_key(self.prefix, identity))
             texts = pipeline.execute() if identities else []
-        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+        except _REDIS_FAILED as exc:
             raise StorageError(self.url, f"cannot be read ({exc})") from exc
         return [(i, t) for i, t in zip(identities, texts, strict=True) if isinstance(t, str)]
 
@@ -275,7 +278,7 @@ class RedisStore:
             for key in keys:
                 pipeline.hgetall(key)
             hashes = pipeline.execute(raise_on_error=False)  # a key of another type: skipped
-        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+        except _REDIS_FAILED as exc:
             raise StorageError(self.url, f"cannot be read ({exc})") from exc
         result: dict[str, Baseline] = {}
         for key, fields in zip(keys, hashes, strict=True):
