@@ -225,11 +225,14 @@ def main() -> None:
         print(f"no traces at {args.data}: nothing measured", file=sys.stderr)
         return
     traces = load(args.data)
-    with ProcessPoolExecutor(max_workers=args.jobs, initializer=SETTINGS.update,
-                             initargs=(dict(SETTINGS),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=args.jobs, initializer=SETTINGS.update, initargs=(dict(SETTINGS),)
+    ) as pool:
         scores = list(pool.map(score, traces))
-    print(f"realtrace development set: {len(traces)} traces, "
-          f"{sum(len(t.values) for t in traces):,} calls")
+    print(
+        f"realtrace development set: {len(traces)} traces, "
+        f"{sum(len(t.values) for t in traces):,} calls"
+    )
     for key, value in summary(scores).items():
         print(f"- {key}: {value}")
     print("\n| family | false per 10k | caught within 500 | median delay |")

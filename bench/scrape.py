@@ -49,9 +49,7 @@ def names(count: int) -> list[str]:
     return [f"{methods[i % 4]} /api/v1/resource{i}/{{id}}" for i in range(count)]
 
 
-def fill(
-    tracker: PerformanceTracker, ops: list[str], rng: random.Random, calls: int
-) -> None:
+def fill(tracker: PerformanceTracker, ops: list[str], rng: random.Random, calls: int) -> None:
     for name in ops:
         for _ in range(calls):
             tracker.record(name, rng.lognormvariate(-4.0, 0.5))

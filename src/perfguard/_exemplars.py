@@ -10,6 +10,11 @@ from typing import Any
 
 from ._window import decode
 
+# A failed call's mark, awaiting its absorb: the exception's type (None: a failure
+# recorded as such), or (that, the call's metadata) when it carries metadata. The
+# duration is the failure's sample itself, so the hot path builds no tuple for it.
+FailureMark = type[BaseException] | tuple[type[BaseException] | None, Mapping[str, Any]] | None
+
 
 class Exemplars:
     """At most `limit` slowest calls still in the window, and the last `limit` failures.
@@ -53,12 +58,29 @@ class Exemplars:
         self._kept = kept
         self.floor = min(e["duration"] for e in kept) if len(kept) >= limit else -1.0
 
-    def note_failure(
-        self, duration: float, when: float, metadata: Mapping[str, Any] | None
-    ) -> None:
-        self.recent_errors.append(
-            {"duration": duration, "time": when, "metadata": dict(metadata or {})}
-        )
+    def note_failures(self, marks: list[FailureMark], batch: list[float], when: float) -> None:
+        """The last failures of an absorbed batch (only as many as are kept): their
+        marks, paired from the end with the batch's last failed samples (encoded)."""
+        limit = self._limit
+        if not limit:
+            return
+        marks = marks[-limit:]
+        durations: list[float] = []
+        for value in reversed(batch):
+            if value < 0.0:
+                durations.append(-1.0 - value)
+                if len(durations) == len(marks):
+                    break
+        durations.reverse()
+        for duration, mark in zip(durations, marks, strict=True):
+            if isinstance(mark, tuple):
+                error, metadata = mark
+            else:
+                error, metadata = mark, None
+            merged = dict(metadata) if metadata else {}
+            if error is not None:
+                merged["error"] = error.__qualname__
+            self.recent_errors.append({"duration": duration, "time": when, "metadata": merged})
 
     def in_window(self, sample_count: int) -> list[dict[str, Any]]:
         """The kept calls the window still holds, slowest first."""

@@ -21,9 +21,12 @@ class DurationHistogram:
         self.counts = [0] * (len(bounds) + 1)
         self.total = 0.0
 
-    def count(self, encoded_batch: list[float]) -> None:
-        """Count a batch of encoded samples (failures too, by their duration)."""
-        durations = [v if v >= 0.0 else -1.0 - v for v in encoded_batch]
+    def count(self, encoded_batch: list[float], failures: int) -> None:
+        """Count a batch of encoded samples (its `failures` too, by their duration)."""
+        if failures:
+            durations = [v if v >= 0.0 else -1.0 - v for v in encoded_batch]
+        else:
+            durations = encoded_batch
         counts = self.counts
         # bisect_left: a value equal to a bound belongs to that bound's bucket (le)
         for index, count in Counter(map(bisect_left, repeat(self.bounds), durations)).items():

@@ -13,24 +13,20 @@ from __future__ import annotations
 
 import threading
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._baseline import Baseline
 from ._config import TrackerConfig
 from ._detect import BLOCK_SIZE, DetectorSettings, SustainedDetector
-from ._exemplars import Exemplars
+from ._exemplars import Exemplars, FailureMark
 from ._histogram import DurationHistogram
 from ._lifecycle import BaselineLifecycle
 from ._notifications import BaselineChange, Notification, StateChange
 from ._sketch import LogSketch, SketchDelta
 from ._timeline import Timeline
 from ._window import RollingWindow
-
-# a failed call awaiting its absorb: duration, the exception's type (None: a failure
-# recorded as such), the call's metadata
-FailureNote = tuple[float, type[BaseException] | None, Mapping[str, Any] | None]
 
 _DATED_BLOCKS = 64  # blocks whose absorb time is kept to date an episode (1,024 calls)
 
@@ -81,8 +77,8 @@ class Operation:
         # itself, so a batch can hold a failure or a slow call only while its mark
         # waits: the absorb scans a batch only then, and consumes one mark per sample
         # it finds (a healthy batch costs two truth tests, not a scan).
-        # A failure's mark is its note for the exemplars: (duration, error type, metadata).
-        self.failure_notes: list[FailureNote] = []
+        # A failure's mark names its error for the exemplars (see FailureMark).
+        self.failure_notes: list[FailureMark] = []
         self.slow_marks: list[float] = []
         # the slow-call WARNING gate: before this perf() reading the limiter would refuse
         # (so a slow call does not ask it), and how many slow calls the gate held back
@@ -165,33 +161,38 @@ class Operation:
         notes: list[Notification] = []
         first_index = self.sample_count
         self.sample_count = first_index + count
-        # classified here, once a batch, not per call (see the marks in __init__)
+        # classified here, once a batch, not per call (see the marks in __init__): one
+        # sorted copy (C-level, ~20x cheaper than a Python loop over the batch) gives
+        # both counts while marks wait; a healthy batch costs two truth tests
         failures = 0
+        successes = batch
         failure_notes = self.failure_notes
-        if failure_notes:
-            failures = sum(1 for v in batch if v < 0.0)
-            if failures:
-                self._note_failures(failure_notes[:failures], now)
-                del failure_notes[:failures]
-        self.failure_count += failures
         slow_marks = self.slow_marks
-        if slow_marks:
-            threshold = self.slow_threshold
-            slow = sum(1 for v in batch if v > threshold)
-            if slow:
-                self.degradation_count += slow
-                del slow_marks[:slow]
+        if failure_notes or slow_marks:
+            ordered = sorted(batch)
+            if failure_notes:
+                failures = bisect_left(ordered, 0.0)
+                if failures:
+                    self.exemplars.note_failures(failure_notes[:failures], batch, now)
+                    del failure_notes[:failures]
+                    successes = ordered[failures:]
+            if slow_marks:
+                slow = count - bisect_right(ordered, self.slow_threshold)
+                if slow:
+                    self.degradation_count += slow
+                    del slow_marks[:slow]
+        self.failure_count += failures
         delta = self.delta
         detector = self._lifecycle.detector
         if delta is not None and not (detector is not None and detector.degraded):
             # A fleet baseline must not learn from a degradation either.
-            delta.sketch.add_many(batch if not failures else [v for v in batch if v >= 0.0])
+            delta.sketch.add_many(successes)
             delta.failures += failures
             delta.last_seen_at = now
         self.window.extend(batch)
         if self.histogram is not None:
-            self.histogram.count(batch)
-        self.timeline.add(batch, now, failures)
+            self.histogram.count(batch, failures)
+        self.timeline.add(successes, count, now)
         if self._lifecycle.baseline is None:
             self._learn(batch, first_index, now, notes)
         # complete blocks of BLOCK_SIZE samples, keeping the remainder for the next batch
@@ -212,15 +213,6 @@ class Operation:
         self._block = block
         self.window.compact()
         return notes
-
-    def _note_failures(self, notes: list[FailureNote], now: float) -> None:
-        """The exemplars of the last failures absorbed (only as many as are kept)."""
-        exemplars = self.exemplars
-        for duration, error, metadata in notes[-exemplars.limit :] if exemplars.limit else ():
-            merged = dict(metadata) if metadata else {}
-            if error is not None:
-                merged["error"] = error.__qualname__
-            exemplars.note_failure(duration, now, merged)
 
     def _learn(
         self, batch: list[float], first_index: int, now: float, notes: list[Notification]

@@ -112,7 +112,7 @@ class Recorder:
                 self.slow_call(op, duration)  # its mark first (Operation.__init__)
             pending.append(duration)
         else:
-            op.failure_notes.append((duration, None, None))  # the mark first
+            op.failure_notes.append(None)  # the mark first
             pending.append(-1.0 - duration)  # _window.encode_failure, inlined
         if len(pending) >= op.drain_trigger:
             self.absorb_if_free(op)
@@ -130,7 +130,7 @@ class Recorder:
             duration = 0.0
         pending = op.pending
         if not success:
-            op.failure_notes.append((duration, None, metadata))  # the mark first
+            op.failure_notes.append(None if metadata is None else (None, metadata))
             pending.append(encode_failure(duration))
         else:
             if duration > op.slow_threshold:
@@ -150,7 +150,7 @@ class Recorder:
         """A timed call that raised: recorded as failed, the exception's type in its
         exemplar (named when it is absorbed, not now)."""
         pending = op.pending
-        op.failure_notes.append((duration, error, metadata))  # the mark first
+        op.failure_notes.append(error if metadata is None else (error, metadata))
         pending.append(-1.0 - duration)
         if len(pending) >= op.drain_trigger:
             self.absorb_if_free(op)

@@ -37,22 +37,18 @@ class Timeline:
         self._stride = 1
         self._rows: array[float] | None = None
 
-    def add(self, encoded_batch: list[float], now: float, failures: int) -> None:
-        """A batch of encoded samples (failures negative, see _window; `failures` of
-        them) absorbed at `now`."""
+    def add(self, successes: list[float], calls: int, now: float) -> None:
+        """A batch of `calls` samples absorbed at `now`, of which `successes` (their
+        durations, in any order) succeeded."""
         start = now - now % BUCKET_SECONDS
         if start != self._start:
             self._close()
             self._start = start
-        self._calls += len(encoded_batch)
-        self._failures += failures
+        self._calls += calls
+        self._failures += calls - len(successes)
         stride = self._stride
-        if failures:
-            successes = [v for v in encoded_batch[::stride] if v >= 0.0]
-        else:
-            successes = encoded_batch[::stride] if stride > 1 else encoded_batch
         values = self._values
-        values.extend(successes)
+        values.extend(successes[::stride] if stride > 1 else successes)
         if len(values) > SAMPLE_CAP:
             values.sort()
             self._values = values[::2]

@@ -71,7 +71,7 @@ def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, 
             op = slot.op
             if op is None:
                 op = slot.op = recorder.operation_for(name)
-            op.failure_notes.append((duration, exc.__class__, None))  # the mark first
+            op.failure_notes.append(exc.__class__)  # the mark first
             pending = op.pending
             pending.append(-1.0 - duration)  # record_failure, inlined
             if len(pending) >= op.drain_trigger:
@@ -110,7 +110,7 @@ def wrap_async(
             op = slot.op
             if op is None:
                 op = slot.op = recorder.operation_for(name)
-            op.failure_notes.append((duration, exc.__class__, None))  # the mark first
+            op.failure_notes.append(exc.__class__)  # the mark first
             pending = op.pending
             pending.append(-1.0 - duration)  # record_failure, inlined
             if len(pending) >= op.drain_trigger:

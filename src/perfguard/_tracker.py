@@ -138,7 +138,7 @@ class PerformanceTracker(LossFigures, Reporting):
                 return self._recorder.record_outcome(name, duration, success, metadata)
             pending = op.pending
             if success is False:  # the failure's mark first (see Operation.__init__)
-                op.failure_notes.append((duration, None, None))
+                op.failure_notes.append(None)
                 pending.append(-1.0 - duration)
             else:
                 if duration > op.slow_threshold:  # marked (counted when absorbed), warned

@@ -79,9 +79,9 @@ class Recorder(Protocol):
     duration to `op.pending`, call `slow_call(op, duration)` when it is above
     `op.slow_threshold`, and `absorb_if_free(op)` once `len(op.pending) >=
     op.drain_trigger`; a call that raised goes to `record_failure` (or is appended as it
-    does: its note to `op.failure_notes` first, then `-1 - duration`), one with metadata to
-    `record_notable`. Counting slow calls and failures is the absorb's work, so every
-    outcome costs the shell about the same."""
+    does: its mark, the exception's type, to `op.failure_notes` first, then `-1 -
+    duration`), one with metadata to `record_notable`. Counting slow calls and failures
+    is the absorb's work, so every outcome costs the shell about the same."""
 
     perf: Callable[[], float]
 

@@ -41,7 +41,10 @@ class LoopbackServer:
             do_POST = do_GET
 
             def _answer(
-                self, status: int, body: bytes, headers: list[tuple[str, str]] = ()  # type: ignore[assignment]
+                self,
+                status: int,
+                body: bytes,
+                headers: list[tuple[str, str]] = (),  # type: ignore[assignment]
             ) -> None:
                 self.send_response(status)
                 for key, value in headers:

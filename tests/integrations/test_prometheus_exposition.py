@@ -100,9 +100,7 @@ def test_a_real_scrape_passes_promtool(scraped: Any, tmp_path: Any) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
     assert families["app_requests"].samples[0].value == 3
-    degraded = {
-        s.labels["operation"]: s.value for s in families["perfguard_degraded"].samples
-    }
+    degraded = {s.labels["operation"]: s.value for s in families["perfguard_degraded"].samples}
     assert degraded["GET /orders/{id}"] == 1 and degraded["db.query"] == 0
     assert set(degraded) >= {'say "hi"\\now', "line\nbreak", "caf\\udce9", "ü ✓"}
     calls = {s.labels["operation"]: s.labels for s in families["perfguard_calls"].samples}

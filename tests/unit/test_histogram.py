@@ -34,7 +34,7 @@ def test_an_alert_decided_while_enabling_histograms_is_still_delivered() -> None
 
 def test_a_value_equal_to_a_bound_is_counted_in_that_bound_bucket() -> None:
     histogram = DurationHistogram((0.1, 1.0))
-    histogram.count([0.05, 0.1, 0.5, 1.0, 2.0, 3.0])
+    histogram.count([0.05, 0.1, 0.5, 1.0, 2.0, 3.0], 0)
     assert histogram.counts == [2, 2, 2]  # (<=0.1, <=1.0, +Inf)
     assert histogram.cumulative() == (2, 4, 6)
     assert histogram.total == pytest.approx(6.65)
@@ -42,16 +42,16 @@ def test_a_value_equal_to_a_bound_is_counted_in_that_bound_bucket() -> None:
 
 def test_failures_are_counted_by_their_duration() -> None:
     histogram = DurationHistogram((0.1,))
-    histogram.count([encode_failure(0.05), encode_failure(0.5), 0.02])
+    histogram.count([encode_failure(0.05), encode_failure(0.5), 0.02], 2)
     assert histogram.cumulative() == (2, 3)
     assert histogram.total == pytest.approx(0.57)
 
 
 def test_batches_accumulate() -> None:
     histogram = DurationHistogram((0.1, 1.0))
-    histogram.count([0.2])
-    histogram.count([0.3, 5.0])
-    histogram.count([])
+    histogram.count([0.2], 0)
+    histogram.count([0.3, 5.0], 0)
+    histogram.count([], 0)
     assert histogram.cumulative() == (0, 2, 3)
     assert histogram.total == pytest.approx(5.5)
 

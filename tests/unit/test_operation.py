@@ -46,7 +46,7 @@ def absorb_in_batches(samples: list[Sample], sizes: list[int]) -> Outcome:
             if ok:
                 op.pending.append(value)
             else:  # as the hot path records a failure: its mark, then the sample
-                op.failure_notes.append((value, None, None))
+                op.failure_notes.append(None)
                 op.pending.append(encode_failure(value))
         position += size
         with op.lock:
@@ -103,7 +103,7 @@ def test_absorbing_nothing_changes_nothing() -> None:
 def test_the_baseline_is_established_at_the_sample_completing_min_samples() -> None:
     op = Operation("op", CONFIG, DetectorSettings())
     # 9 successes, 2 failures, then 20 more: the 10th success is sample 12 (index 11)
-    op.failure_notes.extend([(0.5, None, None)] * 2)  # the failures' marks (the hot path's)
+    op.failure_notes.extend([None] * 2)  # the failures' marks (the hot path's)
     op.pending.extend([0.01] * 9 + [encode_failure(0.5)] * 2 + [0.02] * 20)
     with op.lock:
         notes = op.absorb(NOW)
@@ -132,7 +132,7 @@ def test_renew_after_fork_with_a_shared_store_drops_what_the_parent_will_send() 
     with op.lock:
         op.absorb(NOW)
     op.pending.extend([0.04, encode_failure(0.05)])
-    op.failure_notes.append((0.05, None, None))
+    op.failure_notes.append(None)
     assert op.delta is not None and op.delta.sketch.count == 3
     op.renew_after_fork(discard_unsent=True)
     assert op.pending == [] and not op.failure_notes

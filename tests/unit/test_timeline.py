@@ -19,7 +19,7 @@ def test_each_minute_counts_exactly_and_keeps_its_percentiles() -> None:
     for second in range(0, 60, 2):  # 30 batches of 200 calls, 10 of them failures
         batch = [rng.lognormvariate(-4.0, 0.4) for _ in range(190)]
         minute.extend(batch)
-        timeline.add(batch + [-1.5] * 10, 1_800_000_000.0 + second, 10)
+        timeline.add(batch, len(batch) + 10, 1_800_000_000.0 + second)  # 10 failed
     (row,) = timeline.rows()
     start, calls, failures, p50, p95, p99 = row
     assert (start, calls, failures) == (1_800_000_000.0 - 1_800_000_000.0 % 60, 6000, 300)
@@ -33,7 +33,7 @@ def test_each_minute_counts_exactly_and_keeps_its_percentiles() -> None:
 def test_only_the_last_hour_is_kept_and_quiet_minutes_have_no_row() -> None:
     timeline = Timeline()
     for minute in range(0, 2 * KEPT_BUCKETS, 2):  # a call every other minute
-        timeline.add([0.01], 60.0 * minute, 0)
+        timeline.add([0.01], 1, 60.0 * minute)
     rows = timeline.rows()
     assert len(rows) == KEPT_BUCKETS
     assert [r[0] for r in rows[-2:]] == [60.0 * 116, 60.0 * 118]
@@ -42,7 +42,7 @@ def test_only_the_last_hour_is_kept_and_quiet_minutes_have_no_row() -> None:
 
 def test_a_minute_of_failures_only_has_no_percentiles() -> None:
     timeline = Timeline()
-    timeline.add([-1.2, -1.3], 120.0, 2)
+    timeline.add([], 2, 120.0)
     assert timeline.rows() == [(120.0, 2, 2, None, None, None)]
 
 

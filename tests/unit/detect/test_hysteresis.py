@@ -94,9 +94,7 @@ def test_a_p99_only_tail_episode_does_not_flap() -> None:
     """Extra calls far beyond the p99 (2 % of them): the p95 hardly moves, so clearing on
     the p95 would end the episode at once and start it again; one episode results."""
     end = CHANGE + 4000
-    samples = degrade(
-        healthy("lognormal", end + 3000, 91), CHANGE, 92, tail_share=0.025, end=end
-    )
+    samples = degrade(healthy("lognormal", end + 3000, 91), CHANGE, 92, tail_share=0.025, end=end)
     states, events, _ = replay(samples)
     degraded = [e for e in events if e.kind == "degraded"]
     assert degraded and degraded[0].signals == ("tail",)
