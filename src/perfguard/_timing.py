@@ -57,7 +57,7 @@ class _OperationSlot:
 
 def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, R]:
     perf = recorder.perf
-    slow_call = recorder.slow_call
+    warn_slow = recorder.warn_slow
     absorb = recorder.absorb_if_free
     slot = _OperationSlot()
 
@@ -77,12 +77,17 @@ def wrap_sync(recorder: Recorder, name: str, fn: Callable[P, R]) -> Callable[P, 
             if len(pending) >= op.drain_trigger:
                 absorb(op)
             raise
-        duration = perf() - start
+        end = perf()
+        duration = end - start
         op = slot.op
         if op is None:
             op = slot.op = recorder.operation_for(name)
-        if duration > op.slow_threshold:  # marked (counted when absorbed), warned
-            slow_call(op, duration)
+        if duration > op.slow_threshold:  # Recorder.slow_call, inlined: its mark first
+            op.slow_marks.append(duration)
+            if end >= op.warn_quiet_until:  # the gate, read at the call's own end
+                warn_slow(op, duration)
+            else:
+                op.warn_skipped += 1
         pending = op.pending
         pending.append(duration)
         if len(pending) >= op.drain_trigger:
@@ -96,7 +101,7 @@ def wrap_async(
     recorder: Recorder, name: str, fn: Callable[P, Awaitable[R]]
 ) -> Callable[P, Awaitable[R]]:
     perf = recorder.perf
-    slow_call = recorder.slow_call
+    warn_slow = recorder.warn_slow
     absorb = recorder.absorb_if_free
     slot = _OperationSlot()
 
@@ -116,12 +121,17 @@ def wrap_async(
             if len(pending) >= op.drain_trigger:
                 absorb(op)
             raise
-        duration = perf() - start
+        end = perf()
+        duration = end - start
         op = slot.op
         if op is None:
             op = slot.op = recorder.operation_for(name)
-        if duration > op.slow_threshold:  # marked (counted when absorbed), warned
-            slow_call(op, duration)
+        if duration > op.slow_threshold:  # Recorder.slow_call, inlined: its mark first
+            op.slow_marks.append(duration)
+            if end >= op.warn_quiet_until:  # the gate, read at the call's own end
+                warn_slow(op, duration)
+            else:
+                op.warn_skipped += 1
         pending = op.pending
         pending.append(duration)
         if len(pending) >= op.drain_trigger:

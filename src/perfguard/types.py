@@ -77,7 +77,9 @@ class Recorder(Protocol):
     `record_outcome` records a finished call by name. A shell that caches its
     `Operation` (from `operation_for`) may record a successful call itself: append the
     duration to `op.pending`, call `slow_call(op, duration)` when it is above
-    `op.slow_threshold`, and `absorb_if_free(op)` once `len(op.pending) >=
+    `op.slow_threshold` (or do what it does: append the duration to `op.slow_marks`,
+    then `warn_slow(op, duration)` if a `perf` reading is at least
+    `op.warn_quiet_until`, else add 1 to `op.warn_skipped`), and `absorb_if_free(op)` once `len(op.pending) >=
     op.drain_trigger`; a call that raised goes to `record_failure` (or is appended as it
     does: its mark, the exception's type, to `op.failure_notes` first, then `-1 -
     duration`), one with metadata to `record_notable`. Counting slow calls and failures
@@ -90,6 +92,8 @@ class Recorder(Protocol):
     def absorb_if_free(self, op: Operation) -> None: ...
 
     def slow_call(self, op: Operation, duration: float) -> None: ...
+
+    def warn_slow(self, op: Operation, duration: float) -> None: ...
 
     def record_failure(
         self, op: Operation, duration: float, error: type[BaseException], metadata: Any = None
