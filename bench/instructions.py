@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import logging
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -41,6 +42,7 @@ VARIANTS = (
     "record_fail10",
     "record_fail100",
     "record_metadata",
+    "record_varied",
     "decorator_slow",
     "decorator_fail100",
     "floor_fail100",
@@ -171,8 +173,18 @@ def run_variant(variant: str, calls: int) -> None:
 
 def run_record_state(tracker: Any, variant: str, calls: int) -> None:
     """record() after WARM healthy calls: every call 5x slower (degraded), every 10th
-    or every call failed, or every call with metadata."""
+    or every call failed, every call with metadata, or healthy calls whose durations
+    vary."""
     record = tracker.record
+    if variant == "record_varied":
+        # durations that vary as real ones do (log-normal, seeded), from the warm-up
+        # on: the absorb's blocks then hold calls above the p95 and p99, which
+        # constant durations never do
+        rng = random.Random(7)
+        varied = [0.042 * rng.lognormvariate(0.0, 0.3) for _ in range(4096)]
+        for index in range(WARM + calls):
+            record("recorded", varied[index & 4095])
+        return
     for index in range(WARM):
         record("recorded", 0.040 + 0.001 * (index % 5))
     if variant == "record_slow":

@@ -20,6 +20,7 @@ looks the level is taken as it is (a service that never settles is still watched
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -165,13 +166,13 @@ class BaselineLifecycle:
         if self.under_test:
             return None  # the refresh waits for the next scheduled look
         encoded = window.encoded(later)
-        successful = [v for v in encoded if v >= 0.0]
-        if len(successful) < config.min_samples:
-            return None
-        full = len(encoded) >= config.window_size
         if self._mature:
-            # Cheap screen first: a full baseline (logs, MAD) only for a real speed-up.
-            ordered = sorted(successful)
+            # Cheap screen first (one sort, in C, every window of calls): a full
+            # baseline (logs, MAD) only for a real speed-up.
+            ordered = sorted(encoded)
+            ordered = ordered[bisect_left(ordered, 0.0) :]  # failures sort first
+            if len(ordered) < config.min_samples:
+                return None
             ratio = config.improvement_ratio
             if not (
                 quantile(ordered, 0.5) <= ratio * baseline.p50
@@ -181,6 +182,10 @@ class BaselineLifecycle:
             reason = "improved"
         else:
             reason = "matured"
+        successful = [v for v in encoded if v >= 0.0]
+        if len(successful) < config.min_samples:
+            return None
+        full = len(encoded) >= config.window_size
         candidate = Baseline.from_samples(
             successful,
             len(encoded) - len(successful),

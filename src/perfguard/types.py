@@ -79,11 +79,12 @@ class Recorder(Protocol):
     duration to `op.pending`, call `slow_call(op, duration)` when it is above
     `op.slow_threshold` (or do what it does: append the duration to `op.slow_marks`,
     then `warn_slow(op, duration)` if a `perf` reading is at least
-    `op.warn_quiet_until`, else add 1 to `op.warn_skipped`), and `absorb_if_free(op)` once `len(op.pending) >=
-    op.drain_trigger`; a call that raised goes to `record_failure` (or is appended as it
-    does: its mark, the exception's type, to `op.failure_notes` first, then `-1 -
-    duration`), one with metadata to `record_notable`. Counting slow calls and failures
-    is the absorb's work, so every outcome costs the shell about the same."""
+    `op.warn_quiet_until`, else add 1 to `op.warn_skipped`), and `absorb_if_free(op)`
+    once `len(op.pending) >= op.drain_trigger`; a call that raised goes to
+    `record_failure` (or is appended as it does: its mark, the exception's type, to
+    `op.failure_notes` first, then `-1 - duration`), one with metadata to
+    `record_notable`. Counting slow calls and failures is the absorb's work, so every
+    outcome costs the shell about the same."""
 
     perf: Callable[[], float]
 

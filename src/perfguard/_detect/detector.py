@@ -28,6 +28,7 @@ from .._events import Signal
 from .confirm import current_figures, effect_ratio, ratio_of
 from .cusum import BinomialCusum
 from .noise import LEVEL_LIMIT, LevelNoise
+from .proposing import error_rates, far_rate, proposing_tests
 from .recovery import Recovery
 from .reference import KEEP_MEDIANS, TRACK_EVERY, Reference, block_medians
 from .settings import BLOCK_SIZE, DetectorSettings
@@ -41,8 +42,6 @@ _SIGNAL_OF: dict[str, Signal] = {
     "errors": "errors",
 }
 _NO_TESTS: frozenset[str] = frozenset()
-_MIN_ERROR_RATE = 0.002  # an error-free baseline must not make one failure a catastrophe
-_MAX_ERROR_RATE = 0.8  # ... and a baseline of mostly failures must leave room above it
 
 
 @dataclass(frozen=True)
@@ -72,15 +71,14 @@ class SustainedDetector:
         self.baseline = baseline
         self._reference = Reference(baseline, recent_encoded)
         self._blocks_seen = 0
-        self._reference_error, self._error_alt = _error_rates(baseline, s)
-        self.far_rate = _far_rate(baseline, recent_encoded, s)
+        self._reference_error, self._error_alt = error_rates(baseline, s)
+        self.far_rate = far_rate(baseline, recent_encoded, s)
         self._far_factor = s.far_tail_factor
-        tests = _proposing_tests(s, self._reference_error, self._error_alt, self.far_rate)
+        tests = proposing_tests(s, self._reference_error, self._error_alt, self.far_rate)
         self._tests: dict[str, BinomialCusum] = tests
         self._latency, self._jump, self._tail, self._extreme, self._far, self._errors = (
             tests.values()
         )
-        self._tail_tests = (self._tail, self._extreme, self._far)
         threshold = self._latency.threshold
         # A p99 estimated from a few hundred samples is too rough to test the tail on.
         self._tails_armed = baseline.sample_count >= s.tail_min_samples
@@ -88,6 +86,8 @@ class SustainedDetector:
         self._gate = threshold * s.track_gate
         if self._reference.anchored:
             self._reference.track(math.inf, s)
+        self._limits: tuple[tuple[BinomialCusum, float], ...] = ()
+        self._follow_reference()
         self._noise = _learned_noise(baseline, recent_encoded)
         self._recovery: Recovery | None = None  # while degraded
         self.degraded_signals: tuple[Signal, ...] = ()
@@ -130,8 +130,8 @@ class SustainedDetector:
 
         Runs once every 16 calls of every operation, so it is written out in one piece:
         the block's median goes to the reference and to the level noise (held back while
-        a latency test accumulates evidence), its counts above the reference p50, p95
-        and p99 to the proposing tests, without a call into either."""
+        a latency test accumulates evidence), its counts above the reference p50, p95,
+        p99 and far limit to the proposing tests, without a call into either."""
         n_ok = len(sorted_successes)
         self._blocks_seen += 1
         if self.degraded_signals:
@@ -146,16 +146,20 @@ class SustainedDetector:
             medians.append(upper_middle)
             if len(medians) > KEEP_MEDIANS:
                 del medians[: len(medians) - KEEP_MEDIANS]
-            above_median = n_ok - bisect_right(sorted_successes, reference.p50)
-            below = n_ok - above_median
-            tests = [(self._latency, above_median, below), (self._jump, above_median, below)]
-            if self._tails_armed:
-                _tail_counts(tests, self._tail_tests, reference, self._far_factor, sorted_successes)
-            for test, hits, misses in tests:
+            top = sorted_successes[-1]
+            # every proposing test counts the calls above its limit; a test at zero
+            # with none above stays at zero (its misses only pull it down): skipped
+            for test, limit in self._limits:
+                if top > limit:
+                    hits = n_ok - bisect_right(sorted_successes, limit)
+                elif test.statistic:
+                    hits = 0
+                else:
+                    continue
                 statistic = test.statistic
                 if statistic == 0.0:
                     test.started_at = block_start
-                statistic += hits * test.hit_weight + misses * test.miss_weight
+                statistic += hits * test.hit_weight + (n_ok - hits) * test.miss_weight
                 if statistic > 0.0:
                     test.statistic = statistic
                     proposed = proposed or statistic > test.threshold
@@ -203,7 +207,7 @@ class SustainedDetector:
             return False  # backing off, and no test has started firing since the rejection
         short = min(
             self._persistence[signal] - (next_sample - start)
-            for signal, start in self._signal_starts().items()
+            for signal, start in _signal_starts(self._tests).items()
         )
         if short > 0:  # every proposal too young to judge yet
             return False
@@ -229,20 +233,21 @@ class SustainedDetector:
             step *= s.track_while_proposing
             if step <= 0.0:
                 return
-        self._reference.track(step, s)
+        reference = self._reference
+        scale = reference.scale
+        reference.track(step, s)
+        if reference.scale != scale:
+            self._follow_reference()
+
+    def _follow_reference(self) -> None:
+        """Each proposing test's limit (observe_block reads them per block; they change
+        only when the reference moves)."""
+        tails = (self._tail, self._extreme, self._far) if self._tails_armed else ()
+        self._limits = _limits_of(
+            self._reference, (self._latency, self._jump), tails, self._far_factor
+        )
 
     # -- stage two -----------------------------------------------------------------------
-
-    def _signal_starts(self) -> dict[Signal, int]:
-        """Per proposed signal, its estimated change point: the latest sample at which one
-        of its firing tests left zero (the jump test dates a big step precisely; the slow
-        test, which wanders above zero more often, would date it too early)."""
-        starts: dict[Signal, int] = {}
-        for name, test in self._tests.items():
-            if test.statistic > test.threshold:
-                signal = _SIGNAL_OF[name]
-                starts[signal] = max(starts.get(signal, 0), test.started_at)
-        return starts
 
     def evidence_span(self, next_sample: int) -> int:
         """How many recent samples decide() should see: while proposing, those since the
@@ -254,7 +259,7 @@ class SustainedDetector:
             # recovered figures rather than a mix with the end of the incident
             began = self._recovery.began if self._recovery is not None else 0
             return max(2 * BLOCK_SIZE, min(next_sample - began, s.recent_samples))
-        starts = self._signal_starts().values()
+        starts = _signal_starts(self._tests).values()
         start = min(starts) if starts else next_sample - s.recent_samples
         return max(0, min(next_sample - start, s.max_span))
 
@@ -274,7 +279,7 @@ class SustainedDetector:
 
     def _confirmed(self, recent: list[float]) -> Verdict | None:
         """Each proposed signal is judged on the samples since its own change point."""
-        starts = self._signal_starts()
+        starts = _signal_starts(self._tests)
         confirmed: list[Signal] = []
         ratios: dict[str, float] = {}
         shown: dict[str, float] = {}
@@ -386,65 +391,27 @@ def _learned_noise(baseline: Baseline, recent_encoded: list[float] | None) -> Le
     return LevelNoise(prior_sd, levels)
 
 
-def _error_rates(baseline: Baseline, settings: DetectorSettings) -> tuple[float, float]:
-    """The error test's healthy and alternative rates. The tested rate stays below the
-    alternative, so a baseline learned while most calls failed cannot turn it around."""
-    reference = min(max(baseline.error_rate, _MIN_ERROR_RATE), _MAX_ERROR_RATE)
-    return reference, min(0.95, max(3.0 * reference, reference + settings.error_floor))
-
-
-def _proposing_tests(
-    s: DetectorSettings, reference_error: float, error_alt: float, far_rate: float
-) -> dict[str, BinomialCusum]:
-    """The stage-one tests, in the order the detector unpacks them."""
-    # Bonferroni-style: N operations watched together share one false-alarm budget,
-    # so each test needs ln(N) more evidence (e^-h bounds a false start per excursion).
-    extra = math.log(s.family_size or 1)
-    threshold, tail_threshold = s.threshold + extra, s.tail_threshold + extra
-    return {
-        "latency": BinomialCusum(0.5, s.latency_shift, threshold),
-        "latency_jump": BinomialCusum(0.5, s.latency_jump, threshold),
-        "tail": BinomialCusum(0.05, s.tail_rate, tail_threshold),
-        "tail_extreme": BinomialCusum(0.01, s.extreme_rate, tail_threshold),
-        # The far tail: calls slower than far_tail_factor x the reference p99. At most
-        # 1 % of healthy calls can be there (they are above the p99); the operation's
-        # own share is learned from the window the baseline came from (_far_rate), so
-        # an operation whose GC pauses reach that far is tested against them.
-        "tail_far": BinomialCusum(far_rate, min(0.5, s.far_tail_ratio * far_rate), tail_threshold),
-        "errors": BinomialCusum(reference_error, error_alt, threshold),
-    }
-
-
-def _far_rate(
-    baseline: Baseline, recent_encoded: list[float] | None, settings: DetectorSettings
-) -> float:
-    """The healthy share of calls slower than far_tail_factor x the baseline p99, from the
-    samples the baseline was learned from: (count + 1) / (n + 1), at least
-    `far_tail_floor`. Without those samples (a baseline loaded from a store), 1 %: no
-    more than that can be above the p99 at all."""
-    limit = settings.far_tail_factor * baseline.p99
-    successes = [v for v in recent_encoded or () if v >= 0.0]
-    if len(successes) < settings.tail_min_samples or limit <= 0.0:
-        return 0.01
-    above = sum(map(limit.__lt__, successes))
-    return min(0.01, max(settings.far_tail_floor, (above + 1) / (len(successes) + 1)))
-
-
-def _tail_counts(
-    tests: list[tuple[BinomialCusum, int, int]],
-    tail_tests: tuple[BinomialCusum, ...],
+def _limits_of(
     reference: Reference,
+    level_tests: tuple[BinomialCusum, ...],
+    tail_tests: tuple[BinomialCusum, ...],
     far_factor: float,
-    sorted_successes: list[float],
-) -> None:
-    """A sorted block's counts for the tail tests, but those at zero with none above
-    their limit (they would stay at zero; most healthy blocks have none above the p99)."""
-    limits = (reference.p95, reference.p99, reference.p99 * far_factor)
-    n_ok = len(sorted_successes)
-    top = sorted_successes[-1]
-    for test, limit in zip(tail_tests, limits, strict=True):
-        if top > limit:
-            hits = n_ok - bisect_right(sorted_successes, limit)
-            tests.append((test, hits, n_ok - hits))
-        elif test.statistic:
-            tests.append((test, 0, n_ok))
+) -> tuple[tuple[BinomialCusum, float], ...]:
+    """The proposing tests with the limit each counts calls above: the level tests the
+    reference p50; the tail tests (when armed) its p95, p99 and far_factor x p99."""
+    limits = [(test, reference.p50) for test in level_tests]
+    tail_limits = (reference.p95, reference.p99, reference.p99 * far_factor)
+    limits += zip(tail_tests, tail_limits, strict=False)
+    return tuple(limits)
+
+
+def _signal_starts(tests: dict[str, BinomialCusum]) -> dict[Signal, int]:
+    """Per proposed signal, its estimated change point: the latest sample at which one
+    of its firing tests left zero (the jump test dates a big step precisely; the slow
+    test, which wanders above zero more often, would date it too early)."""
+    starts: dict[Signal, int] = {}
+    for name, test in tests.items():
+        if test.statistic > test.threshold:
+            signal = _SIGNAL_OF[name]
+            starts[signal] = max(starts.get(signal, 0), test.started_at)
+    return starts
