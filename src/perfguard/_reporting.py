@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ._alerting import Alerting
+from ._config import TrackerConfig
 from ._events import DegradationEvent
-from ._persistence import Persistence
+from ._persistence import Persistence, retention_cutoff
 from ._registry import OperationRegistry
 from ._status import build_status, timeline_rows
 from ._stores.files import write_atomically
@@ -33,9 +34,7 @@ class Reporting:
     _alerting: Alerting
     _persistence: Persistence
     _clock: Clock
-
-    def _cutoff(self) -> float | None:
-        raise NotImplementedError  # PerformanceTracker's
+    config: TrackerConfig
 
     def stats(self, name: str) -> OperationStats:
         raise NotImplementedError  # PerformanceTracker's
@@ -61,7 +60,8 @@ class Reporting:
 
     def background_save(self) -> None:
         """The background saver's save: the status record only when it is due."""
-        self._persistence.save(self._registry, self._cutoff(), self._status_record, background=True)
+        cutoff = retention_cutoff(self.config.retention_seconds, self._clock)
+        self._persistence.save(self._registry, cutoff, self._status_record, background=True)
 
     def status_stale(self) -> bool:
         """Whether calls were recorded since the store's status record was written."""

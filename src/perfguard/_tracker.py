@@ -105,6 +105,7 @@ class PerformanceTracker(LossFigures, Reporting):
         )
         self._operations = self._registry.operations
         self._recorder = Recorder(self._registry, self._clock, limiter, logger.warning)
+        self._gate_clock = self._recorder.gate_clock  # the slow-call WARNING gate's clock
         self._timers = TimerBook(config.max_open_timers)
         self._closed = False
         self._autosaver: AutoSaver | None = None
@@ -141,8 +142,12 @@ class PerformanceTracker(LossFigures, Reporting):
                 op.failure_notes.append(None)
                 pending.append(-1.0 - duration)
             else:
-                if duration > op.slow_threshold:  # marked (counted when absorbed), warned
-                    self._recorder.slow_call(op, duration)
+                if duration > op.slow_threshold:  # Recorder.slow_call, inlined: mark, gate
+                    op.slow_marks.append(duration)
+                    if self._gate_clock() < op.warn_quiet_until:
+                        op.warn_skipped += 1
+                    else:
+                        self._recorder.warn_slow(op, duration)
                 pending.append(duration)
             if len(pending) >= op.drain_trigger:
                 self._registry.absorb_if_free(op)
@@ -258,9 +263,6 @@ class PerformanceTracker(LossFigures, Reporting):
     def clock(self) -> Clock:
         """The clock this tracker reads (shells time calls with `clock.perf`)."""
         return self._clock
-
-    def _cutoff(self) -> float | None:
-        return _cutoff(self)
 
     def durations_since(self, name: str, since: int) -> tuple[list[float], int, int]:
         """Durations of the calls recorded from sample index `since` on that the window
