@@ -42,6 +42,12 @@ class DegradationEvent:
         return bool(self.evidence.get("reopened", False))
 
     @property
+    def worsened(self) -> bool:
+        """A signal added to an episode that was already open (errors rising during a
+        latency episode, ...): `signals` holds the episode's first, then the added."""
+        return bool(self.evidence.get("worsened", False))
+
+    @property
     def signal(self) -> Signal:
         """The main signal (the first that decided)."""
         return self.signals[0]
@@ -58,6 +64,13 @@ class DegradationEvent:
                 f"{since}, {self.started_at_sample - self.evidence['recovered_at_sample']} "
                 f"calls after recovering: {figures}, effect x{self.effect_ratio:.2f}; the "
                 f"episode of call {self.evidence['episode_began_at_sample']} is reopened"
+            )
+        if self.kind == "degraded" and self.worsened:
+            added = ", ".join(self.evidence["added_signals"])
+            return (
+                f"Operation {self.operation} worsened: {added} degraded too {since}, within "
+                f"the episode of call {self.evidence['episode_began_at_sample']}: {figures}, "
+                f"effect x{self.effect_ratio:.2f}"
             )
         if self.kind == "degraded":
             return (

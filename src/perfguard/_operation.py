@@ -259,7 +259,7 @@ class Operation:
         verdict = detector.decide(self.window.encoded(later)[-span:])
         if verdict is None:
             return
-        if verdict.kind == "degraded" and not verdict.reopened:
+        if verdict.kind == "degraded" and not (verdict.reopened or verdict.worsened):
             self.episodes += 1  # a relapse soon after a recovery is the same episode
         notes.append(
             StateChange(

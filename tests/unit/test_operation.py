@@ -68,9 +68,14 @@ def random_sizes(total: int, seed: int, largest: int) -> list[int]:
 def test_one_at_a_time_decides_a_degradation_and_its_recovery() -> None:
     samples = stream()
     outcome = absorb_in_batches(samples, [1] * len(samples))
-    kinds = [n.verdict.kind for n in outcome.notes if isinstance(n, StateChange)]
+    verdicts = [n.verdict for n in outcome.notes if isinstance(n, StateChange)]
     reasons = [n.reason for n in outcome.notes if isinstance(n, BaselineChange)]
-    assert kinds == ["degraded", "recovered"]
+    # slower, then its failures worsen the same episode, then one recovery
+    assert [(v.kind, v.signals, v.worsened) for v in verdicts] == [
+        ("degraded", ("latency",), False),
+        ("degraded", ("latency", "errors"), True),
+        ("recovered", ("latency", "errors"), False),
+    ]
     assert reasons[0] == "established" and "matured" in reasons
     assert outcome.state == "ok" and outcome.episodes == 1
     assert outcome.sample_count == len(samples)

@@ -19,7 +19,6 @@ The reference never tracks while a test is accumulating evidence or while degrad
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,19 +27,20 @@ from .._events import Signal
 from .confirm import current_figures, effect_ratio, ratio_of
 from .cusum import BinomialCusum
 from .noise import LEVEL_LIMIT, LevelNoise
-from .proposing import error_rates, far_rate, proposing_tests
+from .proposing import (
+    SIGNAL_OF,
+    error_rates,
+    far_rate,
+    feed,
+    limits_of,
+    open_tests,
+    proposing_tests,
+    signal_starts,
+)
 from .recovery import Recovery
 from .reference import KEEP_MEDIANS, TRACK_EVERY, Reference, block_medians
 from .settings import BLOCK_SIZE, DetectorSettings
 
-_SIGNAL_OF: dict[str, Signal] = {
-    "latency": "latency",
-    "latency_jump": "latency",
-    "tail": "tail",
-    "tail_extreme": "tail",
-    "tail_far": "tail",
-    "errors": "errors",
-}
 _NO_TESTS: frozenset[str] = frozenset()
 
 
@@ -56,6 +56,8 @@ class Verdict:
     started_at_sample: int
     # a relapse within `reopen_within` calls of the last recovery: the same episode again
     reopened: bool = False
+    # a signal added to an open episode (errors rising during a latency episode ...)
+    worsened: bool = False
 
 
 class SustainedDetector:
@@ -88,6 +90,11 @@ class SustainedDetector:
             self._reference.track(math.inf, s)
         self._limits: tuple[tuple[BinomialCusum, float], ...] = ()
         self._follow_reference()
+        self._signal_of = {test: SIGNAL_OF[name] for name, test in tests.items()}
+        # while degraded: the tests of the signals not in the episode, with their limits
+        self._watched: tuple[tuple[BinomialCusum, float], ...] = self._limits
+        self._recovery_due = False  # while degraded: the decision due is a recovery
+        self._unwatched: tuple[Signal, ...] = ()  # while degraded: signals not proposing
         self._noise = _learned_noise(baseline, recent_encoded)
         self._recovery: Recovery | None = None  # while degraded
         self.degraded_signals: tuple[Signal, ...] = ()
@@ -146,25 +153,7 @@ class SustainedDetector:
             medians.append(upper_middle)
             if len(medians) > KEEP_MEDIANS:
                 del medians[: len(medians) - KEEP_MEDIANS]
-            top = sorted_successes[-1]
-            # every proposing test counts the calls above its limit; a test at zero
-            # with none above stays at zero (its misses only pull it down): skipped
-            for test, limit in self._limits:
-                if top > limit:
-                    hits = n_ok - bisect_right(sorted_successes, limit)
-                elif test.statistic:
-                    hits = 0
-                else:
-                    continue
-                statistic = test.statistic
-                if statistic == 0.0:
-                    test.started_at = block_start
-                statistic += hits * test.hit_weight + (n_ok - hits) * test.miss_weight
-                if statistic > 0.0:
-                    test.statistic = statistic
-                    proposed = proposed or statistic > test.threshold
-                else:
-                    test.statistic = 0.0
+            proposed = feed(self._limits, sorted_successes, block_start)
             noise = self._noise
             gate = self._gate
             if self._latency.statistic > gate or self._jump.statistic > gate:
@@ -199,15 +188,28 @@ class SustainedDetector:
             if len(medians) > KEEP_MEDIANS:
                 del medians[: len(medians) - KEEP_MEDIANS]
         assert self._recovery is not None
-        return self._recovery.observe(sorted_successes, failures, block_start)
+        self._recovery_due = self._recovery.observe(sorted_successes, failures, block_start)
+        if self._recovery_due:
+            return True
+        # the signals not in the episode stay watched: one that rises now worsens it
+        proposed = bool(n_ok) and feed(self._watched, sorted_successes, block_start)
+        errors = self._errors
+        if "errors" not in self._unwatched and (failures or errors.statistic):
+            proposed = errors.update(failures, n_ok + failures, block_start) or proposed
+        return proposed and self._decision_due(block_start + BLOCK_SIZE)
+
+    def _open_tests(self) -> dict[str, BinomialCusum]:
+        """The tests that may propose: all, or while degraded the watched ones."""
+        return open_tests(self._tests, self._unwatched if self.degraded_signals else ())
 
     def _decision_due(self, next_sample: int) -> bool:
-        firing = frozenset(name for name, t in self._tests.items() if t.statistic > t.threshold)
+        tests = self._open_tests()
+        firing = frozenset(name for name, t in tests.items() if t.statistic > t.threshold)
         if self._blocks_seen < self._next_decision_block and firing <= self._rejected_firing:
             return False  # backing off, and no test has started firing since the rejection
         short = min(
-            self._persistence[signal] - (next_sample - start)
-            for signal, start in _signal_starts(self._tests).items()
+            (self._persistence[signal] - (next_sample - start))
+            for signal, start in signal_starts(tests).items()
         )
         if short > 0:  # every proposal too young to judge yet
             return False
@@ -243,7 +245,7 @@ class SustainedDetector:
         """Each proposing test's limit (observe_block reads them per block; they change
         only when the reference moves)."""
         tails = (self._tail, self._extreme, self._far) if self._tails_armed else ()
-        self._limits = _limits_of(
+        self._limits = limits_of(
             self._reference, (self._latency, self._jump), tails, self._far_factor
         )
 
@@ -254,19 +256,19 @@ class SustainedDetector:
         earliest change point of a proposed signal (at most `max_span`); while degraded,
         `recent_samples`."""
         s = self.settings
-        if self.degraded_signals:
+        if self.degraded_signals and self._recovery_due:
             # the samples that convinced the reverse tests, so the verdict shows the
             # recovered figures rather than a mix with the end of the incident
             began = self._recovery.began if self._recovery is not None else 0
             return max(2 * BLOCK_SIZE, min(next_sample - began, s.recent_samples))
-        starts = _signal_starts(self._tests).values()
+        starts = signal_starts(self._open_tests()).values()
         start = min(starts) if starts else next_sample - s.recent_samples
         return max(0, min(next_sample - start, s.max_span))
 
     def decide(self, recent_encoded: list[float]) -> Verdict | None:
         """Confirm a proposed alert (or a recovery) on the samples evidence_span() named,
         in the window's encoding (failures negative)."""
-        if self.degraded_signals:
+        if self.degraded_signals and self._recovery_due:
             return self._recover(current_figures(recent_encoded))
         verdict = self._confirmed(recent_encoded)
         if verdict is None:
@@ -279,12 +281,14 @@ class SustainedDetector:
 
     def _confirmed(self, recent: list[float]) -> Verdict | None:
         """Each proposed signal is judged on the samples since its own change point."""
-        starts = _signal_starts(self._tests)
+        starts = signal_starts(self._open_tests())
         confirmed: list[Signal] = []
         ratios: dict[str, float] = {}
         shown: dict[str, float] = {}
         figures_by_start: dict[int, dict[str, float]] = {}
         for signal, start in starts.items():
+            if start < self.episode_start and self.degraded_signals:
+                continue  # evidence older than the open episode: part of it, not new
             span = recent[-(self._decision_at - start) :] if start < self._decision_at else []
             if len(span) < self._persistence[signal]:
                 continue
@@ -315,13 +319,18 @@ class SustainedDetector:
             return None
         start = min(starts[signal] for signal in confirmed)
         self._noise.discard()
-        self.degraded_signals = tuple(confirmed)
+        worsened = bool(self.degraded_signals)  # the episode's signals come first
+        self.degraded_signals = signals = self.degraded_signals + tuple(confirmed)
+        # a latency episode moves the tail with it: only a new kind of trouble worsens it
+        self._unwatched = unwatched = (*signals, "tail") if "latency" in signals else signals
+        self._watched = tuple(p for p in self._limits if self._signal_of[p[0]] not in unwatched)
         recovered_at = self.recovered_at
-        reopened = recovered_at >= 0 and start - recovered_at < self.settings.reopen_within
-        if not reopened:
+        relapse = recovered_at >= 0 and start - recovered_at < self.settings.reopen_within
+        reopened = relapse and not worsened
+        if not (reopened or worsened):
             self.episode_start = start
         # the p99 test alone proposed the tail: its recovery is judged on the p99 too
-        tail_on_p99 = "tail" in confirmed and not self._tail.statistic > self._tail.threshold
+        tail_on_p99 = "tail" in signals and not self._tail.statistic > self._tail.threshold
         self._recovery = Recovery(
             self.degraded_signals,
             shown,
@@ -331,21 +340,15 @@ class SustainedDetector:
             tail_on_p99,
         )
         evidence = _evidence_of(self._tests, self._reference, self._noise, starts)
-        if reopened:
-            evidence["reopened"] = True
-            evidence["episode_began_at_sample"] = self.episode_start
-            evidence["recovered_at_sample"] = recovered_at
+        if reopened or worsened:
+            evidence.update(_episode_of(self.episode_start, reopened, recovered_at, confirmed))
         ratio = ratios[confirmed[0]]
-        return Verdict("degraded", tuple(confirmed), shown, ratio, evidence, start, reopened)
+        return Verdict("degraded", signals, shown, ratio, evidence, start, reopened, worsened)
 
     def _recover(self, current: dict[str, float]) -> Verdict:
         signals = self.degraded_signals
         tests = self._recovery.tests if self._recovery is not None else {}
-        evidence = {
-            "test": "reverse binomial CUSUM (return to the reference)",
-            "statistics": {name: round(t.statistic, 3) for name, t in tests.items()},
-            "threshold": self.settings.recovery_threshold,
-        }
+        evidence = _recovery_evidence(tests, self.settings.recovery_threshold)
         ratio = ratio_of(current["p50"], self._reference.p50)
         verdict = Verdict("recovered", signals, current, ratio, evidence, self.episode_start)
         self.recovered_at = self._degraded_until
@@ -391,27 +394,24 @@ def _learned_noise(baseline: Baseline, recent_encoded: list[float] | None) -> Le
     return LevelNoise(prior_sd, levels)
 
 
-def _limits_of(
-    reference: Reference,
-    level_tests: tuple[BinomialCusum, ...],
-    tail_tests: tuple[BinomialCusum, ...],
-    far_factor: float,
-) -> tuple[tuple[BinomialCusum, float], ...]:
-    """The proposing tests with the limit each counts calls above: the level tests the
-    reference p50; the tail tests (when armed) its p95, p99 and far_factor x p99."""
-    limits = [(test, reference.p50) for test in level_tests]
-    tail_limits = (reference.p95, reference.p99, reference.p99 * far_factor)
-    limits += zip(tail_tests, tail_limits, strict=False)
-    return tuple(limits)
+def _recovery_evidence(tests: dict[Signal, BinomialCusum], threshold: float) -> dict[str, Any]:
+    """What a recovery rests on, for the event's `evidence`."""
+    return {
+        "test": "reverse binomial CUSUM (return to the reference)",
+        "statistics": {name: round(t.statistic, 3) for name, t in tests.items()},
+        "threshold": threshold,
+    }
 
 
-def _signal_starts(tests: dict[str, BinomialCusum]) -> dict[Signal, int]:
-    """Per proposed signal, its estimated change point: the latest sample at which one
-    of its firing tests left zero (the jump test dates a big step precisely; the slow
-    test, which wanders above zero more often, would date it too early)."""
-    starts: dict[Signal, int] = {}
-    for name, test in tests.items():
-        if test.statistic > test.threshold:
-            signal = _SIGNAL_OF[name]
-            starts[signal] = max(starts.get(signal, 0), test.started_at)
-    return starts
+def _episode_of(
+    began_at: int, reopened: bool, recovered_at: int, added: list[Signal]
+) -> dict[str, Any]:
+    """The evidence of an alert within an episode: a relapse reopens the one that
+    recovered at `recovered_at`; otherwise `added` signals worsen the open one."""
+    if reopened:
+        return {
+            "reopened": True,
+            "episode_began_at_sample": began_at,
+            "recovered_at_sample": recovered_at,
+        }
+    return {"worsened": True, "episode_began_at_sample": began_at, "added_signals": list(added)}

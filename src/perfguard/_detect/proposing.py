@@ -4,11 +4,22 @@ from the baseline (and the samples it was learned from) when the detector is arm
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 from .._baseline import Baseline
+from .._events import Signal
 from .cusum import BinomialCusum
+from .reference import Reference
 from .settings import DetectorSettings
 
+SIGNAL_OF: dict[str, Signal] = {
+    "latency": "latency",
+    "latency_jump": "latency",
+    "tail": "tail",
+    "tail_extreme": "tail",
+    "tail_far": "tail",
+    "errors": "errors",
+}
 _MIN_ERROR_RATE = 0.002  # an error-free baseline must not make one failure a catastrophe
 _MAX_ERROR_RATE = 0.8  # ... and a baseline of mostly failures must leave room above it
 
@@ -55,3 +66,66 @@ def far_rate(
         return 0.01
     above = sum(map(limit.__lt__, successes))
     return min(0.01, max(settings.far_tail_floor, (above + 1) / (len(successes) + 1)))
+
+
+def limits_of(
+    reference: Reference,
+    level_tests: tuple[BinomialCusum, ...],
+    tail_tests: tuple[BinomialCusum, ...],
+    far_factor: float,
+) -> tuple[tuple[BinomialCusum, float], ...]:
+    """The proposing tests with the limit each counts calls above: the level tests the
+    reference p50; the tail tests (when armed) its p95, p99 and far_factor x p99."""
+    limits = [(test, reference.p50) for test in level_tests]
+    tail_limits = (reference.p95, reference.p99, reference.p99 * far_factor)
+    limits += zip(tail_tests, tail_limits, strict=False)
+    return tuple(limits)
+
+
+def signal_starts(tests: dict[str, BinomialCusum]) -> dict[Signal, int]:
+    """Per proposed signal, its estimated change point: the latest sample at which one
+    of its firing tests left zero (the jump test dates a big step precisely; the slow
+    test, which wanders above zero more often, would date it too early)."""
+    starts: dict[Signal, int] = {}
+    for name, test in tests.items():
+        if test.statistic > test.threshold:
+            signal = SIGNAL_OF[name]
+            starts[signal] = max(starts.get(signal, 0), test.started_at)
+    return starts
+
+
+def feed(
+    limits: tuple[tuple[BinomialCusum, float], ...], sorted_successes: list[float], start: int
+) -> bool:
+    """One block's counts to the proposing tests: each counts the calls above its limit
+    (a test at zero with none above stays at zero, its misses only pull it down:
+    skipped). True when one is over its threshold."""
+    n_ok = len(sorted_successes)
+    top = sorted_successes[-1]
+    proposed = False
+    for test, limit in limits:
+        if top > limit:
+            hits = n_ok - bisect_right(sorted_successes, limit)
+        elif test.statistic:
+            hits = 0
+        else:
+            continue
+        statistic = test.statistic
+        if statistic == 0.0:
+            test.started_at = start
+        statistic += hits * test.hit_weight + (n_ok - hits) * test.miss_weight
+        if statistic > 0.0:
+            test.statistic = statistic
+            proposed = proposed or statistic > test.threshold
+        else:
+            test.statistic = 0.0
+    return proposed
+
+
+def open_tests(
+    tests: dict[str, BinomialCusum], unwatched: tuple[Signal, ...]
+) -> dict[str, BinomialCusum]:
+    """The tests that may propose: those whose signal is not `unwatched`."""
+    if not unwatched:
+        return tests
+    return {name: t for name, t in tests.items() if SIGNAL_OF[name] not in unwatched}

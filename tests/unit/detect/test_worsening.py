@@ -1,0 +1,72 @@
+"""An open episode still watches the signals it does not hold: errors that rise during a
+latency episode (or a slowdown during an error episode) are reported as a worsening of
+that episode, not ignored until it recovers."""
+
+from __future__ import annotations
+
+import pytest
+
+from perfguard import DegradationEvent, PerformanceTracker
+from tests.streams import Sample, degrade, healthy
+
+SLOW_AT, ERRORS_AT, END = 3000, 4500, 6000
+
+
+def replay(samples: list[Sample]) -> tuple[PerformanceTracker, list[DegradationEvent]]:
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    for value, ok in samples:
+        tracker.record("op", value, success=ok)
+    tracker.state("op")
+    return tracker, events
+
+
+def slow_then_failing(seed: int) -> list[Sample]:
+    """2x slower from SLOW_AT, and from ERRORS_AT also 20 % failures, until END."""
+    samples = healthy("lognormal", 9000, seed)
+    samples = degrade(samples, SLOW_AT, seed + 1, factor=lambda i: 2.0, end=END)
+    return degrade(samples, ERRORS_AT, seed + 2, error_rate=0.2, end=END)
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_errors_rising_during_a_latency_episode_worsen_it(seed: int) -> None:
+    tracker, events = replay(slow_then_failing(seed))
+    first, worse = events[0], events[1]
+    assert (first.kind, first.signals) == ("degraded", ("latency",))
+    assert SLOW_AT <= first.sample_index < SLOW_AT + 500
+    assert worse.kind == "degraded"
+    assert worse.signals == ("latency", "errors")
+    assert worse.evidence["worsened"] is True
+    assert worse.evidence["added_signals"] == ["errors"]
+    assert worse.evidence["episode_began_at_sample"] == first.started_at_sample
+    assert ERRORS_AT <= worse.sample_index < ERRORS_AT + 500
+    assert not worse.reopened
+    assert "worsened" in worse.describe() and "errors" in worse.describe()
+    # one episode, which clears only once both signals have recovered
+    recoveries = [e for e in events if e.kind == "recovered"]
+    assert len(recoveries) == 1 and recoveries[0].sample_index > END
+    assert recoveries[0].signals == ("latency", "errors")
+    assert tracker.snapshot("op").episodes == 1
+
+
+def test_a_latency_episode_is_not_worsened_by_its_own_tail() -> None:
+    """A slowdown moves the tail with it: the tail is not watched during a latency
+    episode, so a plain slowdown is one alert and one recovery."""
+    samples = degrade(healthy("lognormal", 9000, 41), SLOW_AT, 42, factor=lambda i: 2.5, end=END)
+    _, events = replay(samples)
+    assert [(e.kind, e.signals) for e in events] == [
+        ("degraded", ("latency",)),
+        ("recovered", ("latency",)),
+    ]
+
+
+def test_a_slowdown_during_an_error_episode_worsens_it() -> None:
+    samples = degrade(healthy("lognormal", 9000, 51), SLOW_AT, 52, error_rate=0.2, end=END)
+    samples = degrade(samples, ERRORS_AT, 53, factor=lambda i: 3.0, end=END)
+    _, events = replay(samples)
+    assert (events[0].kind, events[0].signals) == ("degraded", ("errors",))
+    worse = events[1]
+    assert worse.evidence.get("worsened") is True
+    assert "latency" in worse.evidence["added_signals"]
+    assert worse.signals[0] == "errors"  # the episode's own signal first
+    assert ERRORS_AT <= worse.sample_index < ERRORS_AT + 500
