@@ -357,6 +357,8 @@ class SustainedDetector:
         self._recovery = None
         for test in self._tests.values():
             test.reset()
+        # back-offs earned by the watched signals during the episode end with it
+        self._rejections, self._next_decision_block, self._rejected_firing = 0, 0, _NO_TESTS
         return verdict
 
 
