@@ -191,8 +191,8 @@ class SustainedDetector:
         self._recovery_due = self._recovery.observe(sorted_successes, failures, block_start)
         if self._recovery_due:
             return True
-        # the signals not in the episode stay watched: one that rises now worsens it
-        proposed = bool(n_ok) and feed(self._watched, sorted_successes, block_start)
+        watched = self._watched  # the other signals' tests: one that rises now worsens it
+        proposed = bool(n_ok and watched) and feed(watched, sorted_successes, block_start)
         errors = self._errors
         if "errors" not in self._unwatched and (failures or errors.statistic):
             proposed = errors.update(failures, n_ok + failures, block_start) or proposed
