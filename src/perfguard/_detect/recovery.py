@@ -68,6 +68,7 @@ class Recovery:
         above_median = n_ok - bisect_right(sorted_successes, self._p50)
         above_tail = n_ok - bisect_right(sorted_successes, self._tail_limit)
         all_clear = True
+        floor = self._floor
         for signal, test in self.tests.items():
             if signal == "latency":
                 healthy, trials = n_ok - above_median, n_ok
@@ -75,8 +76,13 @@ class Recovery:
                 healthy, trials = n_ok - above_tail, n_ok
             else:
                 healthy, trials = n_ok, n_ok + failures
-            if trials:
-                test.update(healthy, trials, block_start, self._floor)
+            if trials:  # BinomialCusum.update with a floor, written out (once a block)
+                statistic = test.statistic
+                if statistic == 0.0:
+                    test.started_at = block_start
+                step = healthy * test.hit_weight + (trials - healthy) * test.miss_weight
+                statistic += step if step > floor else floor
+                test.statistic = statistic if statistic > 0.0 else 0.0
             if test.statistic <= test.threshold:
                 all_clear = False
         if not all_clear:
