@@ -168,10 +168,7 @@ class Operation:
         successes = batch
         failure_notes = self.failure_notes
         slow_marks = self.slow_marks
-        if not failure_notes and len(slow_marks) >= count and min(batch) > self.slow_threshold:
-            self.degradation_count += count  # every call slow (an incident): no sort
-            del slow_marks[:count]
-        elif failure_notes or slow_marks:
+        if failure_notes or slow_marks:
             ordered = sorted(batch)
             if failure_notes:
                 failures = bisect_left(ordered, 0.0)

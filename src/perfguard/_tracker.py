@@ -106,7 +106,6 @@ class PerformanceTracker(LossFigures, Reporting):
         self._operations = self._registry.operations
         self._recorder = Recorder(self._registry, self._clock, limiter, logger.warning)
         self._gate_clock = self._recorder.gate_clock  # the slow-call WARNING gate's clock
-        self._record_notable = self._recorder.record_notable  # bound once: record()'s
         self._timers = TimerBook(config.max_open_timers)
         self._closed = False
         self._autosaver: AutoSaver | None = None
@@ -136,7 +135,7 @@ class PerformanceTracker(LossFigures, Reporting):
         if op and (success is True or success is False):
             if metadata is not None:  # its exemplar's path (a dict: nothing to check)
                 if metadata.__class__ is dict:
-                    return self._record_notable(op, duration, success, metadata)
+                    return self._recorder.record_notable(op, duration, success, metadata)
                 return self._recorder.record_outcome(name, duration, success, metadata)
             pending = op.pending
             if success is False:  # the failure's mark first (see Operation.__init__)

@@ -48,3 +48,22 @@ def test_counts_are_exact_under_threads_that_record_and_read() -> None:
     assert stats["sample_count"] == before["sample_count"] + THREADS * CALLS
     assert stats["failure_count"] == before["failure_count"] + failures
     assert stats["degradation_count"] == before["degradation_count"] + slow
+
+
+def test_a_run_of_slow_calls_only_is_counted_exactly() -> None:
+    """Whole batches of slow calls, and batches that mix slow calls with fast ones and
+    failures: every slow call is counted once."""
+    tracker = PerformanceTracker(autosave_interval=None, clock=FakeClock())
+    for index in range(3000):
+        tracker.record("op", 0.010 + 0.001 * (index % 5))
+    before = tracker.stats("op")
+    for _ in range(64 * 5 + 7):  # five whole batches and a part, every call slow
+        tracker.record("op", 1.0)
+    mixed = [(1.0, True), (0.011, True), (0.5, False), (2.0, True)] * 40
+    for duration, ok in mixed:
+        tracker.record("op", duration, success=ok)
+    stats = tracker.stats("op")
+    slow = 64 * 5 + 7 + sum(1 for duration, ok in mixed if ok and duration > 0.5)
+    assert stats["degradation_count"] == before["degradation_count"] + slow
+    assert stats["failure_count"] == before["failure_count"] + 40
+    assert stats["sample_count"] == before["sample_count"] + 64 * 5 + 7 + len(mixed)
