@@ -13,6 +13,8 @@ Stage two confirms (confirm.py) on the samples since the estimated change point,
 Sentry's regression detector confirms its cheap trigger. While degraded, a reverse CUSUM
 per degraded signal accumulates evidence of a return to the reference; all must agree
 before the state clears (hysteresis in the spirit of Prometheus `for` / `keep_firing_for`).
+Meanwhile the stage-one tests of the signals the episode does not hold keep running (not
+the tail during a latency episode): one that is confirmed worsens the episode.
 The reference never tracks while a test is accumulating evidence or while degraded.
 """
 
