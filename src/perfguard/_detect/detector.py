@@ -30,7 +30,6 @@ from .confirm import current_figures, effect_ratio, ratio_of
 from .cusum import BinomialCusum
 from .noise import LEVEL_LIMIT, LevelNoise
 from .proposing import (
-    SIGNAL_OF,
     error_rates,
     far_rate,
     feed,
@@ -92,7 +91,6 @@ class SustainedDetector:
             self._reference.track(math.inf, s)
         self._limits: tuple[tuple[BinomialCusum, float], ...] = ()
         self._follow_reference()
-        self._signal_of = {test: SIGNAL_OF[name] for name, test in tests.items()}
         # while degraded: the tests of the signals not in the episode, with their limits
         self._watched: tuple[tuple[BinomialCusum, float], ...] = self._limits
         self._recovery_due = False  # while degraded: the decision due is a recovery
@@ -210,7 +208,7 @@ class SustainedDetector:
         if self._blocks_seen < self._next_decision_block and firing <= self._rejected_firing:
             return False  # backing off, and no test has started firing since the rejection
         short = min(
-            (self._persistence[signal] - (next_sample - start))
+            self._persistence[signal] - (next_sample - start)
             for signal, start in signal_starts(tests).items()
         )
         if short > 0:  # every proposal too young to judge yet
@@ -325,7 +323,8 @@ class SustainedDetector:
         self.degraded_signals = signals = self.degraded_signals + tuple(confirmed)
         # a latency episode moves the tail with it: only a new kind of trouble worsens it
         self._unwatched = unwatched = (*signals, "tail") if "latency" in signals else signals
-        self._watched = tuple(p for p in self._limits if self._signal_of[p[0]] not in unwatched)
+        still_open = set(open_tests(self._tests, unwatched).values())
+        self._watched = tuple(p for p in self._limits if p[0] in still_open)
         recovered_at = self.recovered_at
         relapse = recovered_at >= 0 and start - recovered_at < self.settings.reopen_within
         reopened = relapse and not worsened

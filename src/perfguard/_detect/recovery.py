@@ -76,13 +76,8 @@ class Recovery:
                 healthy, trials = n_ok - above_tail, n_ok
             else:
                 healthy, trials = n_ok, n_ok + failures
-            if trials:  # BinomialCusum.update with a floor, written out (once a block)
-                statistic = test.statistic
-                if statistic == 0.0:
-                    test.started_at = block_start
-                step = healthy * test.hit_weight + (trials - healthy) * test.miss_weight
-                statistic += step if step > floor else floor
-                test.statistic = statistic if statistic > 0.0 else 0.0
+            if trials:
+                test.update(healthy, trials, block_start, floor)
             if test.statistic <= test.threshold:
                 all_clear = False
         if not all_clear:
