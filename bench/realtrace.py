@@ -229,10 +229,8 @@ def main() -> None:
         max_workers=args.jobs, initializer=SETTINGS.update, initargs=(dict(SETTINGS),)
     ) as pool:
         scores = list(pool.map(score, traces))
-    print(
-        f"realtrace development set: {len(traces)} traces, "
-        f"{sum(len(t.values) for t in traces):,} calls"
-    )
+    where = "realtrace development set" if args.data == DEFAULT_DATA else f"traces at {args.data}"
+    print(f"{where}: {len(traces)} traces, {sum(len(t.values) for t in traces):,} calls")
     for key, value in summary(scores).items():
         print(f"- {key}: {value}")
     print("\n| family | false per 10k | caught within 500 | median delay |")

@@ -15,6 +15,7 @@ are steady: the older and newer half of the window agree on the p50 within
 window, so the first calls of a process (cold caches, JIT, connection set-up) are
 dropped from the window before the detector trusts it. After `SETTLING_LOOKS` such
 looks the level is taken as it is (a service that never settles is still watched).
+Meanwhile a detector tests the error rate alone: failures do not warm up.
 """
 
 from __future__ import annotations
@@ -94,9 +95,14 @@ class BaselineLifecycle:
         else:
             self.slow_threshold = baseline.mean + config.std_multiplier * baseline.std
         self.drain_trigger = config.batch_size
-        armed = baseline.sample_count >= self._arming_samples() and not settling
+        armed = baseline.sample_count >= self._arming_samples()
         previous = self.detector
-        self.detector = SustainedDetector(baseline, self._tuning(), recent) if armed else None
+        # while the level settles, the error rate is tested already: it does not warm up
+        self.detector = (
+            SustainedDetector(baseline, self._tuning(), recent, errors_only=settling)
+            if armed
+            else None
+        )
         if previous is not None and self.detector is not None:
             self.detector.remember_episodes_of(previous)
         self._schedule_refresh(at_sample)

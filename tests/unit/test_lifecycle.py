@@ -140,3 +140,30 @@ def test_a_level_that_never_settles_is_taken_as_it_is_after_a_few_looks() -> Non
     assert not lifecycle._still_settling(steady)
     refusals = [lifecycle._still_settling(unsteady) for _ in range(SETTLING_LOOKS + 2)]
     assert refusals == [True] * SETTLING_LOOKS + [False, False]
+
+
+def test_errors_are_tested_while_the_level_still_settles() -> None:
+    """A service still warming up (its first 600 calls 3x slower, so the window's halves
+    disagree at the look of call 1,024) starts failing 10 % of its calls at call 1,100:
+    the latency is not yet tested, but the error rate does not warm up and is reported
+    at once."""
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    rng = random.Random(21)
+    for index in range(1500):
+        level = 3.0 if index < 600 else 1.0
+        failed = index >= 1100 and rng.random() < 0.1
+        tracker.record("op", level * rng.lognormvariate(-4.0, 0.3), success=not failed)
+    assert [(e.kind, e.signals) for e in events] == [("degraded", ("errors",))]
+    assert 1100 <= events[0].sample_index < 1100 + 150
+
+
+def test_a_settling_level_raises_no_latency_alert() -> None:
+    """The same warm-up without failures: nothing is reported while it settles."""
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    rng = random.Random(22)
+    for index in range(1500):
+        level = 3.0 if index < 600 else 1.0
+        tracker.record("op", level * rng.lognormvariate(-4.0, 0.3))
+    assert events == []

@@ -69,8 +69,12 @@ class SustainedDetector:
         baseline: Baseline,
         settings: DetectorSettings | None = None,
         recent_encoded: list[float] | None = None,
+        *,
+        errors_only: bool = False,
     ) -> None:
         s = self.settings = settings or DetectorSettings()
+        # while the level still settles (warm-up) only the error rate is tested
+        self._levels_armed = not errors_only
         self.baseline = baseline
         self._reference = Reference(baseline, recent_encoded)
         self._blocks_seen = 0
@@ -84,7 +88,7 @@ class SustainedDetector:
         )
         threshold = self._latency.threshold
         # A p99 estimated from a few hundred samples is too rough to test the tail on.
-        self._tails_armed = baseline.sample_count >= s.tail_min_samples
+        self._tails_armed = baseline.sample_count >= s.tail_min_samples and not errors_only
 
         self._gate = threshold * s.track_gate
         if self._reference.anchored:
@@ -245,9 +249,8 @@ class SustainedDetector:
         """Each proposing test's limit (observe_block reads them per block; they change
         only when the reference moves)."""
         tails = (self._tail, self._extreme, self._far) if self._tails_armed else ()
-        self._limits = limits_of(
-            self._reference, (self._latency, self._jump), tails, self._far_factor
-        )
+        levels = (self._latency, self._jump) if self._levels_armed else ()
+        self._limits = limits_of(self._reference, levels, tails, self._far_factor)
 
     # -- stage two -----------------------------------------------------------------------
 
