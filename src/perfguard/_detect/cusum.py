@@ -9,15 +9,17 @@ class BinomialCusum:
     """Page's CUSUM for a Bernoulli rate rising from p0 to p1, fed counts per block.
 
     `started_at` is the first sample of the block in which the statistic last left
-    zero: the test's estimate of the change point.
+    zero: the test's estimate of the change point. `cap` bounds the statistic (see
+    proposing.py): evidence beyond it is not kept.
     """
 
-    __slots__ = ("hit_weight", "miss_weight", "started_at", "statistic", "threshold")
+    __slots__ = ("cap", "hit_weight", "miss_weight", "started_at", "statistic", "threshold")
 
-    def __init__(self, p0: float, p1: float, threshold: float) -> None:
+    def __init__(self, p0: float, p1: float, threshold: float, cap: float = math.inf) -> None:
         self.hit_weight = math.log(p1 / p0)
         self.miss_weight = math.log((1.0 - p1) / (1.0 - p0))
         self.threshold = threshold
+        self.cap = cap
         self.statistic = 0.0
         self.started_at = 0
 
@@ -28,7 +30,7 @@ class BinomialCusum:
             self.started_at = block_start
         step = hits * self.hit_weight + (trials - hits) * self.miss_weight
         value = self.statistic + (step if step > floor else floor)
-        self.statistic = value if value > 0.0 else 0.0
+        self.statistic = min(value, self.cap) if value > 0.0 else 0.0
         return self.statistic > self.threshold
 
     def reset(self) -> None:

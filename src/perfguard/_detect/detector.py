@@ -73,8 +73,6 @@ class SustainedDetector:
         errors_only: bool = False,
     ) -> None:
         s = self.settings = settings or DetectorSettings()
-        # while the level still settles (warm-up) only the error rate is tested
-        self._levels_armed = not errors_only
         self.baseline = baseline
         self._reference = Reference(baseline, recent_encoded)
         self._blocks_seen = 0
@@ -86,11 +84,14 @@ class SustainedDetector:
         self._latency, self._jump, self._tail, self._extreme, self._far, self._errors = (
             tests.values()
         )
-        threshold = self._latency.threshold
-        # A p99 estimated from a few hundred samples is too rough to test the tail on.
-        self._tails_armed = baseline.sample_count >= s.tail_min_samples and not errors_only
-
-        self._gate = threshold * s.track_gate
+        # The tests that count calls above a limit: none while the level still settles
+        # (only errors are tested), no tail on a p99 from a few hundred samples.
+        tails_armed = baseline.sample_count >= s.tail_min_samples and not errors_only
+        self._ranked = (
+            () if errors_only else (self._latency, self._jump),
+            (self._tail, self._extreme, self._far) if tails_armed else (),
+        )
+        self._gate = self._latency.threshold * s.track_gate
         if self._reference.anchored:
             self._reference.track(math.inf, s)
         self._limits: tuple[tuple[BinomialCusum, float], ...] = ()
@@ -112,11 +113,9 @@ class SustainedDetector:
         self._decision_at = 0  # the sample index a pending decision is taken at
         self._deciding_on: frozenset[str] = frozenset()  # tests firing at that decision
         self._rejected_firing: frozenset[str] = frozenset()  # ... at the last rejection
-        self._persistence: dict[Signal, int] = {
-            "latency": s.min_persistence,
-            "tail": s.tail_persistence,
-            "errors": s.error_persistence,
-        }
+        self._persistence: dict[Signal, int] = dict(
+            latency=s.min_persistence, tail=s.tail_persistence, errors=s.error_persistence
+        )
 
     def remember_episodes_of(self, previous: SustainedDetector) -> None:
         """A detector re-armed on a new baseline keeps its predecessor's last episode, so
@@ -248,9 +247,7 @@ class SustainedDetector:
     def _follow_reference(self) -> None:
         """Each proposing test's limit (observe_block reads them per block; they change
         only when the reference moves)."""
-        tails = (self._tail, self._extreme, self._far) if self._tails_armed else ()
-        levels = (self._latency, self._jump) if self._levels_armed else ()
-        self._limits = limits_of(self._reference, levels, tails, self._far_factor)
+        self._limits = limits_of(self._reference, *self._ranked, self._far_factor)
 
     # -- stage two -----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ SIGNAL_OF: dict[str, Signal] = {
     "tail_far": "tail",
     "errors": "errors",
 }
+EVIDENCE_CAP = 3.0  # a proposing test keeps at most this x its threshold of evidence
 _MIN_ERROR_RATE = 0.002  # an error-free baseline must not make one failure a catastrophe
 _MAX_ERROR_RATE = 0.8  # ... and a baseline of mostly failures must leave room above it
 
@@ -39,17 +40,25 @@ def proposing_tests(
     # so each test needs ln(N) more evidence (e^-h bounds a false start per excursion).
     extra = math.log(s.family_size or 1)
     threshold, tail_threshold = s.threshold + extra, s.tail_threshold + extra
+    # Capped at EVIDENCE_CAP x the threshold: a test firing for thousands of calls on a
+    # wander it was rejected for would otherwise hold hundreds of units of evidence and
+    # need thousands of calls to fall back to zero after the wander ends; meanwhile its
+    # change point stays at the wander's start and a real step that follows is judged
+    # on a span mostly made of the wander, and waits out the back-off.
+    cap, tail_cap = EVIDENCE_CAP * threshold, EVIDENCE_CAP * tail_threshold
     return {
-        "latency": BinomialCusum(0.5, s.latency_shift, threshold),
-        "latency_jump": BinomialCusum(0.5, s.latency_jump, threshold),
-        "tail": BinomialCusum(0.05, s.tail_rate, tail_threshold),
-        "tail_extreme": BinomialCusum(0.01, s.extreme_rate, tail_threshold),
+        "latency": BinomialCusum(0.5, s.latency_shift, threshold, cap),
+        "latency_jump": BinomialCusum(0.5, s.latency_jump, threshold, cap),
+        "tail": BinomialCusum(0.05, s.tail_rate, tail_threshold, tail_cap),
+        "tail_extreme": BinomialCusum(0.01, s.extreme_rate, tail_threshold, tail_cap),
         # The far tail: calls slower than far_tail_factor x the reference p99. At most
         # 1 % of healthy calls can be there (they are above the p99); the operation's
         # own share is learned from the window the baseline came from (far_rate), so
         # an operation whose GC pauses reach that far is tested against them.
-        "tail_far": BinomialCusum(far_rate, min(0.5, s.far_tail_ratio * far_rate), tail_threshold),
-        "errors": BinomialCusum(reference_error, error_alt, threshold),
+        "tail_far": BinomialCusum(
+            far_rate, min(0.5, s.far_tail_ratio * far_rate), tail_threshold, tail_cap
+        ),
+        "errors": BinomialCusum(reference_error, error_alt, threshold, cap),
     }
 
 
@@ -115,7 +124,7 @@ def feed(
             test.started_at = start
         statistic += hits * test.hit_weight + (n_ok - hits) * test.miss_weight
         if statistic > 0.0:
-            test.statistic = statistic
+            test.statistic = statistic if statistic < test.cap else test.cap
             proposed = proposed or statistic > test.threshold
         else:
             test.statistic = 0.0
