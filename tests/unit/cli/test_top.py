@@ -88,6 +88,15 @@ def test_top_in_a_pseudo_terminal_until_ctrl_c(tmp_path: Path) -> None:
                     break
         assert seen.count(b"perfguard top:") >= 3, seen[-2000:]
         process.send_signal(signal.SIGINT)
+        # keep reading as a terminal does: a full pty buffer would block its last write
+        deadline = time.monotonic() + 30.0
+        while process.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(controller, 65536)
+                except OSError:
+                    break
         assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
