@@ -167,3 +167,22 @@ def test_a_settling_level_raises_no_latency_alert() -> None:
         level = 3.0 if index < 600 else 1.0
         tracker.record("op", level * rng.lognormvariate(-4.0, 0.3))
     assert events == []
+
+
+def test_the_level_noise_yardstick_is_shared_like_the_evidence() -> None:
+    """With N operations, a latency confirmation asks the level to stand out by the z
+    whose one-sided normal tail is N times smaller (4.58 for N = 100 at noise_z 3.5):
+    wander passing the yardstick, not only chance excursions, is what the budget bounds."""
+    from statistics import NormalDist
+
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    for index in range(99):
+        tracker.record(f"other-{index}", 0.01)
+    healthy_then_slower(tracker, "slowed", seed=3)
+    z = events[0].evidence["noise_z"]
+    assert NormalDist().cdf(-z) * 100 == pytest.approx(NormalDist().cdf(-3.5), rel=1e-3)
+    alone: list[DegradationEvent] = []
+    single = PerformanceTracker(autosave_interval=None, on_alert=alone.append)
+    healthy_then_slower(single, "slowed", seed=3)
+    assert alone[0].evidence["noise_z"] == 3.5

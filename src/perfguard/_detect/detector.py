@@ -31,6 +31,7 @@ from .cusum import BinomialCusum
 from .noise import LEVEL_LIMIT, LevelNoise
 from .proposing import (
     error_rates,
+    family_z,
     far_rate,
     feed,
     limits_of,
@@ -78,7 +79,6 @@ class SustainedDetector:
         self._blocks_seen = 0
         self._reference_error, self._error_alt = error_rates(baseline, s)
         self.far_rate = far_rate(baseline, recent_encoded, s)
-        self._far_factor = s.far_tail_factor
         tests = proposing_tests(s, self._reference_error, self._error_alt, self.far_rate)
         self._tests: dict[str, BinomialCusum] = tests
         self._latency, self._jump, self._tail, self._extreme, self._far, self._errors = (
@@ -92,6 +92,7 @@ class SustainedDetector:
             (self._tail, self._extreme, self._far) if tails_armed else (),
         )
         self._gate = self._latency.threshold * s.track_gate
+        self._noise_z = family_z(s.noise_z, s.family_size or 1)
         if self._reference.anchored:
             self._reference.track(math.inf, s)
         self._limits: tuple[tuple[BinomialCusum, float], ...] = ()
@@ -247,7 +248,7 @@ class SustainedDetector:
     def _follow_reference(self) -> None:
         """Each proposing test's limit (observe_block reads them per block; they change
         only when the reference moves)."""
-        self._limits = limits_of(self._reference, *self._ranked, self._far_factor)
+        self._limits = limits_of(self._reference, *self._ranked, self.settings.far_tail_factor)
 
     # -- stage two -----------------------------------------------------------------------
 
@@ -296,7 +297,7 @@ class SustainedDetector:
             if current is None:
                 current = figures_by_start[start] = current_figures(span)
             self._noise.learn_quiet(self._reference.p50)
-            level_floor = math.exp(self._noise.upper(len(span) / BLOCK_SIZE, self.settings.noise_z))
+            level_floor = math.exp(self._noise.upper(len(span) / BLOCK_SIZE, self._noise_z))
             if self.recovered_at >= 0 and start - self.recovered_at < self.settings.reopen_within:
                 # hysteresis: what the recovery called healthy cannot reopen the episode
                 level_floor = max(level_floor, ratio_of(self._relapse_p50, self._reference.p50))
@@ -340,7 +341,7 @@ class SustainedDetector:
             (self._reference_error, self._error_alt),
             tail_on_p99,
         )
-        evidence = _evidence_of(self._tests, self._reference, self._noise, starts)
+        evidence = _evidence_of(self._tests, self._reference, self._noise, starts, self._noise_z)
         if reopened or worsened:
             evidence.update(_episode_of(self.episode_start, reopened, recovered_at, confirmed))
         ratio = ratios[confirmed[0]]
@@ -368,6 +369,7 @@ def _evidence_of(
     reference: Reference,
     noise: LevelNoise,
     starts: dict[Signal, int],
+    noise_z: float,
 ) -> dict[str, Any]:
     """What a confirmed alert rests on, for the event's `evidence`."""
     return {
@@ -378,6 +380,7 @@ def _evidence_of(
         "reference_scale": round(reference.scale, 4),
         "level_sd": round(noise.sd, 4),  # of log(block median / reference p50)
         "level_rho": round(noise.rho, 3),
+        "noise_z": round(noise_z, 3),  # noise_z for one of the tracker's operations
         "change_points": dict(starts),
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from statistics import NormalDist
 
 from .._baseline import Baseline
 from .._events import Signal
@@ -60,6 +61,16 @@ def proposing_tests(
         ),
         "errors": BinomialCusum(reference_error, error_alt, threshold, cap),
     }
+
+
+def family_z(z: float, family_size: int) -> float:
+    """The level-noise yardstick's z for one of `family_size` operations: the z whose
+    one-sided normal tail is `family_size` times smaller than z's, so the confirmation's
+    chance of passing wander is shared like the tests' evidence."""
+    if family_size <= 1:
+        return z
+    tail = NormalDist().cdf(-z) / family_size
+    return -NormalDist().inv_cdf(tail)
 
 
 def far_rate(

@@ -177,9 +177,9 @@ def test_family_size_needs_more_evidence() -> None:
         assert alert is not None
         return alert.sample_index, float(alert.evidence["threshold"])
 
-    shared_at, shared_threshold = alert_at(DetectorSettings(family_size=1000))
+    shared_at, shared_threshold = alert_at(DetectorSettings(family_size=100))
     alone_at, alone_threshold = alert_at(DetectorSettings(family_size=1))
-    assert shared_threshold == pytest.approx(alone_threshold + math.log(1000))
+    assert shared_threshold == pytest.approx(alone_threshold + math.log(100))
     # the effect floor may decide first; more evidence never makes an alert earlier
     assert shared_at >= alone_at
 
