@@ -15,46 +15,19 @@ import argparse
 import logging
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from loopback_redis import start_redis
+
 logging.getLogger("perfguard").setLevel(logging.CRITICAL)
 
 
 def start_server(folder: str) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            folder,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port, socket_connect_timeout=0.2)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)  # waiting for the server to listen, not a measurement
+    process, port = start_redis(folder, "--appendonly", "no")
     return process, f"redis://127.0.0.1:{port}/0"
 
 

@@ -36,7 +36,6 @@ import shutil
 import socket
 import sqlite3
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -46,6 +45,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from loopback_redis import start_redis
 
 
 @dataclass
@@ -95,37 +96,8 @@ def sqlite_lookup(rng: random.Random, fault: str | None) -> Workload:
 
 @contextmanager
 def redis_server(folder: Path) -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-            str(folder),
-            "--enable-debug-command",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, port = start_redis(str(folder), "--enable-debug-command", "yes")
     try:
-        import redis
-
-        client = redis.Redis(port=port, socket_connect_timeout=0.2)
-        for _ in range(200):  # readiness: up to ~10 s for the server to listen
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        client.close()
         yield port
     finally:
         process.terminate()
