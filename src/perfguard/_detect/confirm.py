@@ -14,8 +14,9 @@ from operator import sub
 
 from .._events import Signal
 from .._quantiles import quantile
+from .cusum import BinomialCusum
 from .reference import Reference
-from .settings import DetectorSettings
+from .settings import BLOCK_SIZE, DetectorSettings
 
 
 def effect_ratio(
@@ -126,3 +127,57 @@ def ratio_of(current: float, reference: float) -> float:
     if reference > 0:
         return current / reference
     return math.inf if current > 0 else 1.0
+
+
+def spans_to_judge(
+    signal: Signal,
+    span: list[float],
+    p50: float,
+    settings: DetectorSettings,
+    latency: BinomialCusum,
+) -> list[list[float]]:
+    """The spans a proposed signal is judged on: the samples since its change point, and
+    for latency also the part after a later change inside them (later_part: at least
+    `min_persistence` samples, a split as well supported as a proposal, on the calls
+    slower than the reference p50 the latency tests count)."""
+    if signal != "latency" or p50 <= 0.0:
+        return [span]
+    later = later_part(span, p50, settings.min_persistence, latency.threshold)
+    return [span] if later is None else [span, later]
+
+
+def later_part(
+    encoded: list[float], limit: float, least: int, evidence: float
+) -> list[float] | None:
+    """The samples after the most likely second change in a span: the block boundary
+    where a two-rate binomial split of "slower than `limit`" gains the most
+    log-likelihood over one rate, with the later rate the higher. None unless the gain
+    reaches `evidence` and the later part holds at least `least` samples.
+
+    Why: a test that has been firing on a wander it was rejected for dates any change
+    at the wander's start; a real step that follows is then judged on a span mostly made
+    of the wander, where the old level still sets the median. The split finds the step.
+    """
+    n = len(encoded)
+    if n < least + BLOCK_SIZE:
+        return None
+    above = [0, *accumulate(map(limit.__lt__, encoded))]
+    total = above[-1]
+    best, best_at = evidence, 0
+    for cut in range(BLOCK_SIZE, n - least + 1, BLOCK_SIZE):
+        early, late = above[cut], total - above[cut]
+        if late * cut <= early * (n - cut):
+            continue  # not a rise
+        gain = _log_likelihood(early, cut) + _log_likelihood(late, n - cut)
+        gain -= _log_likelihood(total, n)
+        if gain >= best:
+            best, best_at = gain, cut
+    return encoded[best_at:] if best_at else None
+
+
+def _log_likelihood(hits: int, count: int) -> float:
+    """Bernoulli log-likelihood of `hits` in `count` at their own rate."""
+    if hits == 0 or hits == count:
+        return 0.0
+    rate = hits / count
+    return hits * math.log(rate) + (count - hits) * math.log(1.0 - rate)

@@ -26,10 +26,11 @@ from typing import Any
 
 from .._baseline import Baseline
 from .._events import Signal
-from .confirm import current_figures, effect_ratio, ratio_of
+from .confirm import current_figures, effect_ratio, ratio_of, spans_to_judge
 from .cusum import BinomialCusum
 from .noise import LEVEL_LIMIT, LevelNoise
 from .proposing import (
+    backoff_blocks,
     error_rates,
     family_z,
     far_rate,
@@ -217,13 +218,7 @@ class SustainedDetector:
         )
         if short > 0:  # every proposal too young to judge yet
             return False
-        # A rejected proposal is re-examined after 2, 4, 6 ... 24 blocks, then after
-        # 32, 64, 128 and 256: a test that keeps firing without an effect (coarse
-        # clocks, quantized durations) must not cost a confirmation (~0.2 ms) every
-        # few blocks forever; at one per 4,096 calls it costs ~50 ns a call.
-        rejections = self._rejections
-        wait = 2 + 2 * rejections if rejections < 12 else min(256, 16 << (rejections - 11))
-        self._next_decision_block = self._blocks_seen + wait
+        self._next_decision_block = self._blocks_seen + backoff_blocks(self._rejections)
         self._decision_at = next_sample
         self._deciding_on = firing
         return True
@@ -282,6 +277,7 @@ class SustainedDetector:
 
     def _confirmed(self, recent: list[float]) -> Verdict | None:
         """Each proposed signal is judged on the samples since its own change point."""
+        s = self.settings
         starts = signal_starts(self._open_tests())
         confirmed: list[Signal] = []
         ratios: dict[str, float] = {}
@@ -290,27 +286,32 @@ class SustainedDetector:
         for signal, start in starts.items():
             if start < self.episode_start and self.degraded_signals:
                 continue  # evidence older than the open episode: part of it, not new
-            span = recent[-(self._decision_at - start) :] if start < self._decision_at else []
-            if len(span) < self._persistence[signal]:
+            whole = recent[-(self._decision_at - start) :] if start < self._decision_at else []
+            if len(whole) < self._persistence[signal]:
                 continue
-            current = figures_by_start.get(start)
-            if current is None:
-                current = figures_by_start[start] = current_figures(span)
-            self._noise.learn_quiet(self._reference.p50)
-            level_floor = math.exp(self._noise.upper(len(span) / BLOCK_SIZE, self._noise_z))
-            if self.recovered_at >= 0 and start - self.recovered_at < self.settings.reopen_within:
-                # hysteresis: what the recovery called healthy cannot reopen the episode
-                level_floor = max(level_floor, ratio_of(self._relapse_p50, self._reference.p50))
-            ratio = effect_ratio(
-                signal,
-                span,
-                current,
-                self._reference,
-                self._reference_error,
-                self.settings,
-                level_floor,
-                self.far_rate,
-            )
+            for span in spans_to_judge(signal, whole, self._reference.p50, s, self._latency):
+                start = self._decision_at - len(span)
+                if start not in figures_by_start:
+                    figures_by_start[start] = current_figures(span)
+                current = figures_by_start[start]
+                self._noise.learn_quiet(self._reference.p50)
+                level_floor = math.exp(self._noise.upper(len(span) / BLOCK_SIZE, self._noise_z))
+                if self.recovered_at >= 0 and start - self.recovered_at < s.reopen_within:
+                    # hysteresis: what the recovery called healthy cannot reopen the episode
+                    level_floor = max(level_floor, ratio_of(self._relapse_p50, self._reference.p50))
+                ratio = effect_ratio(
+                    signal,
+                    span,
+                    current,
+                    self._reference,
+                    self._reference_error,
+                    s,
+                    level_floor,
+                    self.far_rate,
+                )
+                if ratio is not None:
+                    starts[signal] = start  # the span judged: the whole, or its later part
+                    break
             if ratio is not None:
                 confirmed.append(signal)
                 ratios[signal] = ratio

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from perfguard import DegradationEvent, DetectorSettings, PerformanceTracker
+from perfguard._detect.confirm import later_part
 from perfguard._detect.cusum import BinomialCusum
 
 
@@ -47,3 +50,38 @@ def test_a_large_step_after_a_long_rejected_shift_is_reported_at_once() -> None:
     calls(1000, 5.0)
     assert [e.kind for e in events] == ["degraded"]
     assert step_at <= events[0].sample_index < step_at + 150
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_step_on_top_of_a_rejected_shift_is_judged_on_its_own_part(seed: int) -> None:
+    """The rejected 1.5x shift (under `min_effect_seconds`) goes on for 800 calls when a
+    5x step comes on top: the tests have fired since the shift began, so their change
+    point is the shift's. Judged on the part after the split where the share of slow
+    calls jumps (confirm.later_part), the step is dated where it began and reported
+    within 400 calls; on the whole span it waited until the step made most of it
+    (576 calls)."""
+    rng = random.Random(seed)
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(
+        autosave_interval=None,
+        on_alert=events.append,
+        detector_settings=DetectorSettings(min_effect_seconds=0.008),
+    )
+    step_at = 2800
+    for index in range(step_at + 1000):
+        factor = 1.0 if index < 2000 else 1.5 if index < step_at else 5.0
+        tracker.record("op", factor * rng.lognormvariate(-4.6, 0.2))
+    assert [e.kind for e in events] == ["degraded"]
+    assert step_at <= events[0].sample_index < step_at + 400
+    assert step_at - 16 <= events[0].started_at_sample <= step_at + 16
+
+
+def test_later_part_finds_a_rise_and_only_a_rise() -> None:
+    slow, fast = 2.0, 0.5
+    flat = [slow if i % 2 else fast for i in range(480)]  # half the calls slow throughout
+    stepped = flat[:320] + [slow] * 160  # then every call slow
+    later = later_part(stepped, 1.0, 64, 12.0)
+    assert later is not None and len(later) == 160
+    assert later_part(flat, 1.0, 64, 12.0) is None  # one rate: no split
+    assert later_part(list(reversed(stepped)), 1.0, 64, 12.0) is None  # a fall is not a rise
+    assert later_part(stepped, 1.0, 464, 12.0) is None  # no later part that long rises enough
