@@ -290,7 +290,7 @@ class SustainedDetector:
             if len(whole) < self._persistence[signal]:
                 continue
             for span in spans_to_judge(signal, whole, self._reference.p50, s, self._latency):
-                start = self._decision_at - len(span)
+                start = starts[signal] if span is whole else self._decision_at - len(span)
                 if start not in figures_by_start:
                     figures_by_start[start] = current_figures(span)
                 current = figures_by_start[start]
