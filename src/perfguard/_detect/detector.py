@@ -28,7 +28,7 @@ from .._baseline import Baseline
 from .._events import Signal
 from .confirm import current_figures, effect_ratio, ratio_of, spans_to_judge
 from .cusum import BinomialCusum
-from .noise import LEVEL_LIMIT, LevelNoise
+from .noise import LEVEL_LIMIT, SCALES, LevelNoise
 from .proposing import (
     backoff_blocks,
     error_rates,
@@ -381,6 +381,10 @@ def _evidence_of(
         "reference_scale": round(reference.scale, 4),
         "level_sd": round(noise.sd, 4),  # of log(block median / reference p50)
         "level_rho": round(noise.rho, 3),
+        # spread of the healthy mean level over spans of 64 ... 512 calls (batch means)
+        "level_spread": {
+            str(BLOCK_SIZE * blocks): round(noise.yardstick(blocks), 4) for blocks in SCALES
+        },
         "noise_z": round(noise_z, 3),  # noise_z for one of the tracker's operations
         "change_points": dict(starts),
     }

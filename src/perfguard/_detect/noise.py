@@ -3,14 +3,19 @@ wander from being evidence.
 
 Real latency is autocorrelated: GC, scheduling or a neighbour move the level by 20-40 %
 for hundreds of calls. The level of a block is the log of its median over the reference
-p50; while healthy, those values have a spread `sd` and a lag-one autocorrelation `rho`.
-The mean over `n` consecutive blocks then varies with standard deviation
-sd * sqrt((1 + rho) / ((1 - rho) * n)) (the AR(1) effective sample size of batch
-means): for independent calls `rho` is about 0 and the yardstick shrinks as 1/sqrt(n);
-for a wandering level it stays wide for long spans. A latency shift is confirmed only
-when it stands `z` of those deviations above the reference (and above the fixed floor).
-The level is a log-ratio, so a large effect (3x, 1000x) clears the yardstick of all but
-the most wandering operations as soon as its span is a few blocks long.
+p50. What a confirmation needs is the spread of the *mean* level over a span of `n`
+blocks while healthy, and real wander has more than one time scale: a lag-one
+autocorrelation `rho` of block levels (the AR(1) effective sample size, spread
+sd * sqrt((1 + rho) / ((1 - rho) * n))) overstates it for short spans and understates
+it, by up to 2x on the recorded traces, for spans of 256-512 calls. So the spread is
+learned directly as **batch means**: the mean level of consecutive batches of 4, 8, 16
+and 32 blocks (64-512 calls), each scale's variance about the mean level shrunk toward
+the AR(1) prediction by a few batches' weight (a young operation leans on the
+prediction), and read for any span by log-log interpolation between the scales. For
+independent calls both give sd / sqrt(n). A latency shift is confirmed only when it
+stands `z` of those deviations above the reference (and above the fixed floor); the
+level is a log-ratio, so a large effect (3x, 1000x) clears the yardstick of all but the
+most wandering operations as soon as its span is a few blocks long.
 
 What it learns from: the window the baseline was learned from, then every block while
 the operation is ok. Blocks seen while a test is accumulating evidence are held back;
@@ -21,10 +26,16 @@ and dropped if an alert is confirmed (it was a degradation, not noise).
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 from .reference import TRACK_EVERY  # blocks between two learnings when nothing was held
 
 _PRIOR_BLOCKS = 32  # weight of the prior (independent calls) in blocks
+# Batch means: the spread of the mean level over 4, 8, 16 and 32 consecutive blocks
+# (64-512 calls, the spans a latency confirmation judges), each learned directly.
+SCALES = (4, 8, 16, 32)
+_SCALE_MEMORY = tuple(max(512 // m, 32) for m in SCALES)  # batches remembered per scale
+_SCALE_PRIOR = 8.0  # weight, in batches, of the AR(1) prediction at each scale
 _MEMORY = 512  # blocks: the estimate follows the last ~8,000 calls
 HELD_AT_MOST = 96  # blocks held back while evidence accumulates
 _MAX_RHO = 0.95
@@ -38,9 +49,14 @@ class LevelNoise:
     """Mean, spread and lag-one autocorrelation of block levels."""
 
     __slots__ = (
+        "_batch",
+        "_batch_blocks",
+        "_carry",
         "_cov",
         "_last",
         "_mean",
+        "_scale_square",
+        "_scale_weight",
         "_skip",
         "_var",
         "_weight",
@@ -59,6 +75,14 @@ class LevelNoise:
         self._weight = float(_PRIOR_BLOCKS)
         self._last: float | None = None
         self._skip = False
+        # batch means: the ratios of the current 4-block batch, the half-built batches
+        # of the larger scales (None: empty), and per scale the mean squared deviation
+        # of its batch levels from the mean level and how many batches that rests on
+        self._batch = 0.0
+        self._batch_blocks = 0
+        self._carry: list[float | None] = [None] * len(SCALES)
+        self._scale_square = [0.0] * len(SCALES)
+        self._scale_weight = [0.0] * len(SCALES)
         # raw block medians waiting to be learned (quiet) or held back (evidence
         # accumulating, at most HELD_AT_MOST): the detector appends to them per block,
         # learn_quiet() takes them every few blocks, so a block costs one list append
@@ -78,6 +102,70 @@ class LevelNoise:
         if previous is not None:
             self._cov += rate * ((previous - self._mean) * (level - self._mean) - self._cov)
         self._last = level
+        self._add_to_batches([math.exp(level)], 1.0)
+
+    def _add_to_batches(self, medians: list[float], inverse: float) -> None:
+        """Consecutive block medians (x `inverse`: ratios to the reference p50) into
+        4-block batches, a slice at a time (sum() runs in C)."""
+        size, filled, at, count = SCALES[0], self._batch_blocks, 0, len(medians)
+        if filled:
+            at = min(size - filled, count)
+            self._batch += sum(medians[:at]) * inverse
+            self._batch_blocks = filled = filled + at
+            if filled < size:
+                return
+            self._learn_batch(self._batch / size)
+        while at + size <= count:
+            self._learn_batch(sum(medians[at : at + size]) * inverse / size)
+            at += size
+        if at < count:
+            self._batch = sum(medians[at:]) * inverse
+            self._batch_blocks = count - at
+
+    def _learn_batch(self, mean_ratio: float) -> None:
+        """A complete 4-block batch (the mean of its ratios): learned at scale 4, and
+        paired up into the batches of 8, 16 and 32 blocks. Runs once every 64 calls of
+        every operation, so scale 4 is written out and larger scales cost a check."""
+        self._batch, self._batch_blocks = 0.0, 0
+        if not mean_ratio > 0.0:
+            return  # blocks of zero durations: no level
+        level = math.log(
+            _LEVEL_RANGE_LOW
+            if mean_ratio < _LEVEL_RANGE_LOW
+            else _LEVEL_RANGE_HIGH
+            if mean_ratio > _LEVEL_RANGE_HIGH
+            else mean_ratio
+        )
+        weight, square = self._scale_weight, self._scale_square
+        if weight[0] < _SCALE_MEMORY[0]:
+            weight[0] += 1.0
+        deviation = level - self._mean
+        square[0] += (deviation * deviation - square[0]) / weight[0]
+        carry = self._carry
+        if carry[1] is None:
+            carry[1] = level
+        else:
+            self._pair_up(level)
+
+    def _pair_up(self, level: float) -> None:
+        """The second half of an 8-block batch arrived: learn it, and on up the scales."""
+        carry, square, weight = self._carry, self._scale_square, self._scale_weight
+        mean = self._mean
+        for scale in range(1, len(SCALES)):
+            half = carry[scale]
+            if half is None:
+                carry[scale] = level
+                return
+            carry[scale] = None
+            level = 0.5 * (half + level)
+            weight[scale] = min(weight[scale] + 1.0, _SCALE_MEMORY[scale])
+            deviation = level - mean
+            square[scale] += (deviation * deviation - square[scale]) / weight[scale]
+
+    def _break_batches(self) -> None:
+        """Blocks were dropped: no batch may straddle the gap."""
+        self._batch, self._batch_blocks = 0.0, 0
+        self._carry = [None] * len(SCALES)
 
     def hold(self, median: float) -> None:
         """A block seen while evidence accumulates: learned from later, or never."""
@@ -99,6 +187,11 @@ class LevelNoise:
         if not quiet or p50 <= 0.0:
             quiet.clear()
             return
+        inverse = 1.0 / p50
+        if self._batch_blocks or len(quiet) != SCALES[0]:
+            self._add_to_batches(quiet, inverse)
+        else:  # the routine case: one whole batch
+            self._learn_batch((quiet[0] + quiet[1] + quiet[2] + quiet[3]) * inverse * 0.25)
         if self._weight >= _MEMORY and len(quiet) <= TRACK_EVERY:
             # Settled (a full memory of levels): learn every other routine batch. Half
             # the cost, the same estimate over twice the time (~16,000 calls); batches
@@ -108,7 +201,7 @@ class LevelNoise:
                 quiet.clear()
                 self._last = None  # the next batch does not follow this one
                 return
-        inverse, log, memory = 1.0 / p50, math.log, float(_MEMORY)
+        log, memory = math.log, float(_MEMORY)
         weight, mean, var, cov = self._weight, self._mean, self._var, self._cov
         # no previous level (a fresh start): pairing the first with the mean adds ~nothing
         first = last = self._last if self._last is not None else mean
@@ -141,6 +234,7 @@ class LevelNoise:
         """An alert was confirmed: what was held was the degradation."""
         self.held.clear()
         self._last = None
+        self._break_batches()
 
     @property
     def mean(self) -> float:
@@ -157,11 +251,48 @@ class LevelNoise:
             return 0.0
         return min(max(self._cov / var, 0.0), _MAX_RHO)
 
-    def yardstick(self, blocks: float) -> float:
-        """Standard deviation of the mean level over `blocks` consecutive healthy blocks."""
+    def ar1_yardstick(self, blocks: float) -> float:
+        """The AR(1) prediction of the spread of the mean level over `blocks` blocks."""
         rho = self.rho
         n = max(blocks, 1.0)
         return self.sd * math.sqrt((1.0 + rho) / ((1.0 - rho) * n))
+
+    def scale_variances(self) -> list[tuple[float, float]]:
+        """(blocks, variance of the mean level over that many blocks) at 1, 4 ... 32
+        blocks: learned batch means, each shrunk toward the AR(1) prediction by
+        `_SCALE_PRIOR` batches, so a scale with few batches leans on the prediction."""
+        points = [(1.0, max(self._var, 0.0))]
+        for scale, square, weight in zip(
+            SCALES, self._scale_square, self._scale_weight, strict=True
+        ):
+            predicted = self.ar1_yardstick(scale) ** 2
+            points.append(
+                (
+                    float(scale),
+                    (_SCALE_PRIOR * predicted + weight * square) / (_SCALE_PRIOR + weight),
+                )
+            )
+        return points
+
+    def yardstick(self, blocks: float) -> float:
+        """Standard deviation of the mean level over `blocks` consecutive healthy blocks.
+
+        Read off the batch means at the nearest scales (log-log interpolation; beyond 32
+        blocks extended along the 16-32 slope, between no decrease and 1/n): a level
+        that wanders over hundreds of calls keeps long spans' yardstick wide even where
+        its lag-one autocorrelation is small, and short spans are not charged for wander
+        they are too short to contain."""
+        n = max(blocks, 1.0)
+        points = self.scale_variances()
+        if any(variance <= 0.0 for _, variance in points):
+            return self.ar1_yardstick(n)
+        for (low, low_var), (high, high_var) in pairwise(points):
+            if n <= high:
+                slope = math.log(high_var / low_var) / math.log(high / low)
+                return math.sqrt(low_var * (n / low) ** slope)
+        (low, low_var), (high, high_var) = points[-2], points[-1]
+        slope = min(max(math.log(high_var / low_var) / math.log(high / low), -1.0), 0.0)
+        return math.sqrt(high_var * (n / high) ** slope)
 
     def upper(self, blocks: float, z: float) -> float:
         """The level a span of `blocks` healthy blocks stays below, but for z deviations."""

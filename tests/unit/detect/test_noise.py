@@ -21,7 +21,10 @@ def test_independent_levels_have_no_memory_and_a_yardstick_that_shrinks() -> Non
     noise = noise_of([rng.gauss(0.0, 0.1) for _ in range(2000)])
     assert abs(noise.rho) < 0.1
     assert math.isclose(noise.sd, 0.1, rel_tol=0.15)
-    assert math.isclose(noise.yardstick(16), noise.yardstick(4) / 2, rel_tol=1e-9)
+    # batch means of independent levels: the yardstick shrinks as 1/sqrt(n), as AR(1) says
+    assert math.isclose(noise.yardstick(16), noise.yardstick(4) / 2, rel_tol=0.2)
+    for blocks in (4, 8, 16, 32, 48):
+        assert math.isclose(noise.yardstick(blocks), noise.ar1_yardstick(blocks), rel_tol=0.2)
 
 
 def test_a_wandering_level_keeps_a_wide_yardstick() -> None:
@@ -34,6 +37,48 @@ def test_a_wandering_level_keeps_a_wide_yardstick() -> None:
     assert 0.65 < wandering.rho < 0.9
     independent = noise_of([rng.gauss(0.0, wandering.sd) for _ in range(3000)])
     assert wandering.yardstick(8) > 2 * independent.yardstick(8)
+
+
+def test_wander_slower_than_a_block_keeps_long_spans_yardstick_wide() -> None:
+    """A slow wander (a level that drifts over ~500 calls) under fast independent noise
+    has a small lag-one autocorrelation, so the AR(1) prediction shrinks the yardstick as
+    if the calls were independent; batch means see the wander at the spans it lasts."""
+    rng = random.Random(4)
+    slow, levels = 0.0, []
+    for _ in range(6000):
+        slow = 0.97 * slow + rng.gauss(0.0, 0.02)  # ~0.08 spread, memory of ~30 blocks
+        levels.append(slow + rng.gauss(0.0, 0.2))
+    noise = noise_of(levels)
+    assert noise.rho < 0.2
+    # measured: the spread of 32-block means, which the yardstick must follow
+    means = [sum(levels[i : i + 32]) / 32 for i in range(0, len(levels) - 31, 32)]
+    centre = sum(means) / len(means)
+    measured = math.sqrt(sum((m - centre) ** 2 for m in means) / len(means))
+    assert noise.yardstick(32) > 1.5 * noise.ar1_yardstick(32)
+    assert math.isclose(noise.yardstick(32), measured, rel_tol=0.35)
+    # spans longer than the largest scale never get a yardstick that grows, nor one
+    # that shrinks faster than 1/n
+    assert noise.yardstick(32) * math.sqrt(32 / 48) <= noise.yardstick(48) <= noise.yardstick(32)
+
+
+def test_a_young_noise_leans_on_the_ar1_prediction() -> None:
+    """With a few batches learned, each scale is mostly the AR(1) prediction."""
+    rng = random.Random(5)
+    noise = noise_of([rng.gauss(0.0, 0.1) for _ in range(40)])
+    for blocks in (8, 16, 32):
+        assert math.isclose(noise.yardstick(blocks), noise.ar1_yardstick(blocks), rel_tol=0.35)
+
+
+def test_a_discarded_hold_breaks_the_batches() -> None:
+    """Blocks dropped after an alert leave a gap no batch may straddle."""
+    kept, broken = noise_of([0.0] * 6), noise_of([0.0] * 6)  # a 4-block batch, and 2
+    broken.hold(1.0)
+    broken.discard()
+    for noise in (kept, broken):
+        noise.quiet.extend([1.0, 1.0])
+        noise.learn_quiet(1.0)
+    batches = [noise._scale_weight[0] for noise in (kept, broken)]
+    assert batches == [2.0, 1.0]  # 2 + 2 blocks made a batch only where nothing was dropped
 
 
 def test_held_blocks_are_learned_when_released_and_dropped_when_discarded() -> None:
@@ -70,3 +115,6 @@ def test_zero_duration_blocks_do_not_blind_the_latency_test() -> None:
     assert alerts and "latency" in alerts[0].signals
     assert alerts[0].sample_index < 20_000 + 1000
     assert alerts[0].evidence["level_sd"] < 1.0
+    spread = alerts[0].evidence["level_spread"]  # by span length in calls: it narrows
+    assert list(spread) == ["64", "128", "256", "512"]
+    assert spread["64"] > spread["512"] > 0.0
