@@ -8,7 +8,7 @@ import math
 import random
 
 from perfguard import DegradationEvent, PerformanceTracker
-from perfguard._detect.noise import LevelNoise
+from perfguard._detect.noise import LevelNoise, student_z
 from perfguard.testing import FakeClock
 
 
@@ -118,3 +118,23 @@ def test_zero_duration_blocks_do_not_blind_the_latency_test() -> None:
     spread = alerts[0].evidence["level_spread"]  # by span length in calls: it narrows
     assert list(spread) == ["64", "128", "256", "512"]
     assert spread["64"] > spread["512"] > 0.0
+
+
+def test_student_z_follows_the_t_quantiles() -> None:
+    # the t quantiles at the normal 3.5 (one-sided), by numerical integration of the density
+    for df, quantile in ((8, 5.68), (16, 4.381), (40, 3.813), (136, 3.587)):
+        assert math.isclose(student_z(3.5, df), quantile, rel_tol=0.04)
+
+
+def test_a_young_yardstick_asks_for_more() -> None:
+    """The same spread resting on fewer batches gives a higher bound: a shift must stand
+    further out while the operation's wander is still little known."""
+    rng = random.Random(6)
+    levels = [rng.gauss(0.0, 0.1) for _ in range(8000)]
+    young, settled = noise_of(levels[:200]), noise_of(levels)
+    for blocks in (4, 16, 32):
+        young_z, settled_z = (
+            (noise.upper(blocks, 3.5) - max(noise.mean, 0.0)) / noise.yardstick(blocks)
+            for noise in (young, settled)
+        )
+        assert young_z > settled_z > 3.5
