@@ -142,6 +142,32 @@ def test_a_level_that_never_settles_is_taken_as_it_is_after_a_few_looks() -> Non
     assert refusals == [True] * SETTLING_LOOKS + [False, False]
 
 
+def test_a_heavy_tail_whose_p95_wanders_does_not_hold_the_detector_back() -> None:
+    """Rare slow calls (a write waiting on fsync, a GC pause) make the p95 of a
+    500-call half swing by several times while the level stays put: the halves are
+    compared on their p50 alone, so the detector arms at the first look and a 2x
+    step at call 1,300 is reported within 500 calls."""
+    rng = random.Random(23)
+    lifecycle = BaselineLifecycle(TrackerConfig(), DetectorSettings())
+
+    def call(index: int) -> float:
+        slow_share = 0.08 if index < 500 else 0.02  # the older half's tail is heavier
+        value = rng.lognormvariate(-4.0, 0.3)
+        return value * 20.0 if rng.random() < slow_share else value
+
+    window = [call(index) for index in range(1000)]
+    older, newer = sorted(window[:500]), sorted(window[500:])
+    assert older[474] > 3 * newer[474]  # the halves' p95s disagree by more than 3x
+    assert not lifecycle._still_settling(window)
+
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    for index in range(2000):
+        tracker.record("op", call(index) * (2.0 if index >= 1300 else 1.0))
+    assert [e.signals[0] for e in events][:1] == ["latency"]
+    assert 1300 <= events[0].sample_index < 1300 + 500
+
+
 def test_errors_are_tested_while_the_level_still_settles() -> None:
     """A service still warming up (its first 600 calls 3x slower, so the window's halves
     disagree at the look of call 1,024) starts failing 10 % of its calls at call 1,100:
