@@ -13,9 +13,10 @@ Warm-up: a young baseline arms the detector (or becomes mature) only once its sa
 are steady: the older and newer half of the window agree on the p50 within
 `STEADY_P50` (not on the p95: a heavy tail's p95 differs by 3-6x between healthy
 halves, and operations refused for it stayed blind for ~3,000 calls). Until then it is
-re-learned every half window, so the first calls of a process (cold caches, JIT, connection set-up) are
-dropped from the window before the detector trusts it. After `SETTLING_LOOKS` such
-looks the level is taken as it is (a service that never settles is still watched).
+re-learned every half window, so the first calls of a process (cold caches, JIT,
+connection set-up) are dropped from the window before the detector trusts it. After
+`SETTLING_LOOKS` such looks the level is taken as it is (a service that never settles
+is still watched).
 Meanwhile a detector tests the error rate alone: failures do not warm up.
 """
 
