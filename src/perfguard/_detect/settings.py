@@ -39,10 +39,10 @@ class DetectorSettings:
     far_tail_ratio: float = 5.0  # the far-tail test is tuned for this x the healthy share
     far_tail_effect: float = 3.0  # a far-tail alert needs this x the healthy share
     error_floor: float = 0.02  # minimum absolute error-rate increase to report errors
-    min_persistence: int = 64  # samples a latency effect must last
+    min_persistence: int = 96  # samples a latency effect must last
     error_persistence: int = 32  # samples an error-rate effect must last
     tail_persistence: int = 224  # samples a tail effect must last (tail events are sparse)
-    burst_length: int = 48  # the longest slow burst that must never be reported alone
+    burst_length: int = 64  # the longest slow burst that must never be reported alone
     track_step: float = 0.03  # largest move of the reference per update (ratio)
     track_range: float = 1.3  # the reference stays within [1/range, range] x baseline
     track_gate: float = 0.5  # tracking slows while a test exceeds gate x threshold
