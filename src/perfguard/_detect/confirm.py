@@ -48,10 +48,15 @@ def _latency_effect(
     settings: DetectorSettings,
     level_floor: float,
 ) -> float | None:
-    # A burst is a dense run of slow calls: the shift must survive its removal.
-    trimmed = without_densest_run(span, p50, settings.burst_length)
-    floor = max(settings.latency_floor, level_floor)
+    # A burst is a dense run of slow calls: the shift must survive its removal. A span
+    # younger than min_persistence is judged only for a large effect (young(), below).
     ratio = ratio_of(current["p50"], p50)
+    if len(span) < settings.min_persistence:
+        floor = max(settings.large_effect, level_floor)
+        trimmed = without_densest_run(span, p50, young_burst(settings))
+    else:
+        floor = max(settings.latency_floor, level_floor)
+        trimmed = without_densest_run(span, p50, settings.burst_length)
     trimmed_p50 = quantile_of(trimmed, 0.5)
     # a shift of a tick or two of the clock is quantization, not a slowdown
     least = p50 + (settings.min_effect_seconds or 0.0)
@@ -60,6 +65,12 @@ def _latency_effect(
     if ratio >= floor and ratio_of(trimmed_p50, p50) >= floor:
         return ratio
     return None
+
+
+def young_burst(settings: DetectorSettings) -> int:
+    """The burst taken out of a span judged before `min_persistence` (a large effect):
+    three quarters of the youngest such span, so only a shift that fills it passes."""
+    return settings.large_effect_persistence * 3 // 4
 
 
 def _tail_effect(

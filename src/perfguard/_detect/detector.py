@@ -115,9 +115,14 @@ class SustainedDetector:
         self._decision_at = 0  # the sample index a pending decision is taken at
         self._deciding_on: frozenset[str] = frozenset()  # tests firing at that decision
         self._rejected_firing: frozenset[str] = frozenset()  # ... at the last rejection
+        # how old a proposal must be to be judged: a latency shift is judged early only
+        # if it is large (confirm.py); until min_persistence a rejection does not count
         self._persistence: dict[Signal, int] = dict(
-            latency=s.min_persistence, tail=s.tail_persistence, errors=s.error_persistence
+            latency=min(s.large_effect_persistence, s.min_persistence),
+            tail=s.tail_persistence,
+            errors=s.error_persistence,
         )
+        self._judged_young = False  # the last confirmation judged a young latency span
 
     def remember_episodes_of(self, previous: SustainedDetector) -> None:
         """A detector re-armed on a new baseline keeps its predecessor's last episode, so
@@ -267,7 +272,9 @@ class SustainedDetector:
         if self.degraded_signals and self._recovery_due:
             return self._recover(current_figures(recent_encoded))
         verdict = self._confirmed(recent_encoded)
-        if verdict is None:
+        if verdict is None and self._judged_young:
+            pass  # too young for a moderate effect: looked at again at once it is old enough
+        elif verdict is None:
             self._rejections += 1
             self._rejected_firing = self._deciding_on
         else:
@@ -283,12 +290,15 @@ class SustainedDetector:
         ratios: dict[str, float] = {}
         shown: dict[str, float] = {}
         figures_by_start: dict[int, dict[str, float]] = {}
+        self._judged_young = False
         for signal, start in starts.items():
             if start < self.episode_start and self.degraded_signals:
                 continue  # evidence older than the open episode: part of it, not new
             whole = recent[-(self._decision_at - start) :] if start < self._decision_at else []
             if len(whole) < self._persistence[signal]:
                 continue
+            if signal == "latency" and len(whole) < s.min_persistence:
+                self._judged_young = True
             for span in spans_to_judge(signal, whole, self._reference.p50, s, self._latency):
                 start = starts[signal] if span is whole else self._decision_at - len(span)
                 if start not in figures_by_start:

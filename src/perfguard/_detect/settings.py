@@ -40,6 +40,10 @@ class DetectorSettings:
     far_tail_effect: float = 3.0  # a far-tail alert needs this x the healthy share
     error_floor: float = 0.02  # minimum absolute error-rate increase to report errors
     min_persistence: int = 96  # samples a latency effect must last
+    # ... unless it is this large (p50 ratio, trimmed too): then it is judged after
+    # large_effect_persistence samples (healthy bursts stay well below it)
+    large_effect: float = 5.0
+    large_effect_persistence: int = 64
     error_persistence: int = 32  # samples an error-rate effect must last
     tail_persistence: int = 224  # samples a tail effect must last (tail events are sparse)
     burst_length: int = 64  # the longest slow burst that must never be reported alone
@@ -95,6 +99,7 @@ _OPEN_INTERVALS = (
 )
 _AT_LEAST_ONE = (
     "recovery_tolerance",
+    "large_effect",
     "track_range",
     "far_tail_factor",
     "far_tail_ratio",
@@ -120,6 +125,7 @@ _COUNTS = (
     "min_baseline_samples",
     "tail_min_samples",
     "min_persistence",
+    "large_effect_persistence",
     "error_persistence",
     "tail_persistence",
     "burst_length",

@@ -120,6 +120,35 @@ def test_single_outliers_and_one_burst_raise_nothing() -> None:
     assert events == []
 
 
+def test_a_large_step_is_judged_early_and_a_moderate_one_only_once_it_has_lasted() -> None:
+    """A 2x shift must last min_persistence (96) calls before it is reported: healthy
+    bursts of 1.3-3x last that long. A 20x step is judged after 64 calls already; the
+    moderate one's early looks do not count as rejections, so it is reported as soon as
+    it is old enough, not after a back-off."""
+    delays = {}
+    for factor in (2.0, 20.0):
+        samples = degrade(healthy("lognormal", 5000, 97), CHANGE, 98, factor=lambda i, f=factor: f)
+        _, events = replay(samples)
+        alert = first_alert(events)
+        assert alert is not None and alert.signals[0] == "latency"
+        delays[factor] = alert.sample_index - CHANGE
+    # a proposal dates the change at the start of the block it fell in (up to 15 calls
+    # before it), and its age is counted from there
+    settings = DetectorSettings()
+    assert settings.large_effect_persistence - 16 <= delays[20.0] < settings.min_persistence - 16
+    assert settings.min_persistence - 16 <= delays[2.0] < settings.min_persistence + 32
+
+
+def test_a_burst_as_long_as_the_former_persistence_raises_nothing() -> None:
+    """A 2x burst of 80 calls (a neighbour process taking the core for a moment) is
+    longer than a latency shift had to last before (64) and shorter than now (96)."""
+    samples = healthy("lognormal", 6000, 99)
+    for i in range(4000, 4080):
+        samples[i] = (samples[i][0] * 2.0, True)
+    _, events = replay(samples)
+    assert events == []
+
+
 @pytest.mark.parametrize("read_every", [7, 64, 1000])
 def test_states_do_not_depend_on_when_they_are_read(read_every: int) -> None:
     samples = degrade(healthy("bursts", 7000, 81), 3000, 82, factor=lambda i: 1.6, end=4500)
