@@ -33,7 +33,7 @@ class DetectorSettings:
     tail_min_samples: int = 800  # baseline samples needed before the tail is tested
     latency_floor: float = 1.1  # minimum p50 ratio to report latency
     tail_floor: float = 1.3  # minimum p95 ratio to report tail
-    tail_share_floor: float = 0.025  # minimum share above reference p99 to report tail
+    tail_share_floor: float = 0.03  # minimum share above reference p99 to report tail
     far_tail_factor: float = 3.0  # the far tail: slower than this x the reference p99
     far_tail_floor: float = 0.002  # the healthy far-tail share is taken as at least this
     far_tail_ratio: float = 5.0  # the far-tail test is tuned for this x the healthy share
