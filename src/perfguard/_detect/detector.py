@@ -28,7 +28,7 @@ from .._baseline import Baseline
 from .._events import Signal
 from .confirm import current_figures, effect_ratio, ratio_of, spans_to_judge
 from .cusum import BinomialCusum
-from .noise import LEVEL_LIMIT, SCALES, LevelNoise
+from .evidence import episode_of, evidence_of, learned_noise, recovery_evidence
 from .proposing import (
     backoff_blocks,
     error_rates,
@@ -39,9 +39,10 @@ from .proposing import (
     open_tests,
     proposing_tests,
     signal_starts,
+    track_reference,
 )
 from .recovery import Recovery
-from .reference import KEEP_MEDIANS, TRACK_EVERY, Reference, block_medians
+from .reference import KEEP_MEDIANS, TRACK_EVERY, Reference
 from .settings import BLOCK_SIZE, DetectorSettings
 
 _NO_TESTS: frozenset[str] = frozenset()
@@ -102,7 +103,7 @@ class SustainedDetector:
         self._watched: tuple[tuple[BinomialCusum, float], ...] = self._limits
         self._recovery_due = False  # while degraded: the decision due is a recovery
         self._unwatched: tuple[Signal, ...] = ()  # while degraded: signals not proposing
-        self._noise = _learned_noise(baseline, recent_encoded)
+        self._noise = learned_noise(baseline, recent_encoded)
         self._recovery: Recovery | None = None  # while degraded
         self.degraded_signals: tuple[Signal, ...] = ()
         self.episode_start = 0
@@ -230,19 +231,7 @@ class SustainedDetector:
 
     def _track(self) -> None:
         """Move the reference toward the lagged level, slowly and within a band."""
-        s = self.settings
-        step = s.track_step
-        gate = self._gate
-        if any(test.statistic > gate for test in self._tests.values()):
-            # Evidence is accumulating: creep only, so a real shift under test is
-            # not absorbed while a slow cycle is still followed.
-            step *= s.track_while_proposing
-            if step <= 0.0:
-                return
-        reference = self._reference
-        scale = reference.scale
-        reference.track(step, s)
-        if reference.scale != scale:
+        if track_reference(self._reference, self._tests.values(), self._gate, self.settings):
             self._follow_reference()
 
     def _follow_reference(self) -> None:
@@ -352,16 +341,16 @@ class SustainedDetector:
             (self._reference_error, self._error_alt),
             tail_on_p99,
         )
-        evidence = _evidence_of(self._tests, self._reference, self._noise, starts, self._noise_z)
+        evidence = evidence_of(self._tests, self._reference, self._noise, starts, self._noise_z)
         if reopened or worsened:
-            evidence.update(_episode_of(self.episode_start, reopened, recovered_at, confirmed))
+            evidence.update(episode_of(self.episode_start, reopened, recovered_at, confirmed))
         ratio = ratios[confirmed[0]]
         return Verdict("degraded", signals, shown, ratio, evidence, start, reopened, worsened)
 
     def _recover(self, current: dict[str, float]) -> Verdict:
         signals = self.degraded_signals
         tests = self._recovery.tests if self._recovery is not None else {}
-        evidence = _recovery_evidence(tests, self.settings.recovery_threshold)
+        evidence = recovery_evidence(tests, self.settings.recovery_threshold)
         ratio = ratio_of(current["p50"], self._reference.p50)
         verdict = Verdict("recovered", signals, current, ratio, evidence, self.episode_start)
         self.recovered_at = self._degraded_until
@@ -373,66 +362,3 @@ class SustainedDetector:
         # back-offs earned by the watched signals during the episode end with it
         self._rejections, self._next_decision_block, self._rejected_firing = 0, 0, _NO_TESTS
         return verdict
-
-
-def _evidence_of(
-    tests: dict[str, BinomialCusum],
-    reference: Reference,
-    noise: LevelNoise,
-    starts: dict[Signal, int],
-    noise_z: float,
-) -> dict[str, Any]:
-    """What a confirmed alert rests on, for the event's `evidence`."""
-    return {
-        "test": "binomial CUSUM on rank indicators, confirmed by persistence and effect",
-        "statistics": {name: round(t.statistic, 3) for name, t in tests.items()},
-        "threshold": tests["latency"].threshold,
-        "fired": [name for name, t in tests.items() if t.statistic > t.threshold],
-        "reference_scale": round(reference.scale, 4),
-        "level_sd": round(noise.sd, 4),  # of log(block median / reference p50)
-        "level_rho": round(noise.rho, 3),
-        # spread of the healthy mean level over spans of 64 ... 512 calls (batch means)
-        "level_spread": {
-            str(BLOCK_SIZE * blocks): round(noise.yardstick(blocks), 4) for blocks in SCALES
-        },
-        "noise_z": round(noise_z, 3),  # noise_z for one of the tracker's operations
-        "change_points": dict(starts),
-    }
-
-
-def _learned_noise(baseline: Baseline, recent_encoded: list[float] | None) -> LevelNoise:
-    """The level noise of the samples the baseline was learned from, over a prior of
-    independent calls (the median of a block of 16 spreads by ~0.31 log-scales)."""
-    prior_sd = 0.313 * max(baseline.log_scale, 0.0)
-    p50 = baseline.p50
-    if p50 <= 0.0:
-        return LevelNoise(prior_sd, [])
-    levels = [
-        min(max(math.log(m / p50), -LEVEL_LIMIT), LEVEL_LIMIT)
-        for m in block_medians(recent_encoded or [], middle=True)
-        if m > 0.0  # a block of zero durations says nothing of level
-    ]
-    return LevelNoise(prior_sd, levels)
-
-
-def _recovery_evidence(tests: dict[Signal, BinomialCusum], threshold: float) -> dict[str, Any]:
-    """What a recovery rests on, for the event's `evidence`."""
-    return {
-        "test": "reverse binomial CUSUM (return to the reference)",
-        "statistics": {name: round(t.statistic, 3) for name, t in tests.items()},
-        "threshold": threshold,
-    }
-
-
-def _episode_of(
-    began_at: int, reopened: bool, recovered_at: int, added: list[Signal]
-) -> dict[str, Any]:
-    """The evidence of an alert within an episode: a relapse reopens the one that
-    recovered at `recovered_at`; otherwise `added` signals worsen the open one."""
-    if reopened:
-        return {
-            "reopened": True,
-            "episode_began_at_sample": began_at,
-            "recovered_at_sample": recovered_at,
-        }
-    return {"worsened": True, "episode_began_at_sample": began_at, "added_signals": list(added)}

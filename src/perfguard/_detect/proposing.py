@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Iterable
 from statistics import NormalDist
 
 from .._baseline import Baseline
@@ -100,6 +101,25 @@ def limits_of(
     tail_limits = (reference.p95, reference.p99, reference.p99 * far_factor)
     limits += zip(tail_tests, tail_limits, strict=False)
     return tuple(limits)
+
+
+def track_reference(
+    reference: Reference,
+    tests: Iterable[BinomialCusum],
+    gate: float,
+    settings: DetectorSettings,
+) -> bool:
+    """Move the reference toward the lagged level (reference.py); True when it moved.
+    While a test holds `gate` of evidence it only creeps (`track_while_proposing`), so
+    a real shift under test is not absorbed while a slow cycle is still followed."""
+    step = settings.track_step
+    if any(test.statistic > gate for test in tests):
+        step *= settings.track_while_proposing
+        if step <= 0.0:
+            return False
+    scale = reference.scale
+    reference.track(step, settings)
+    return reference.scale != scale
 
 
 def backoff_blocks(rejections: int) -> int:
