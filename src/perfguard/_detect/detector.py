@@ -30,7 +30,6 @@ from .confirm import current_figures, effect_ratio, ratio_of, spans_to_judge
 from .cusum import BinomialCusum
 from .evidence import episode_of, evidence_of, learned_noise, recovery_evidence
 from .proposing import (
-    backoff_blocks,
     error_rates,
     family_z,
     far_rate,
@@ -43,9 +42,8 @@ from .proposing import (
 )
 from .recovery import Recovery
 from .reference import KEEP_MEDIANS, TRACK_EVERY, Reference
+from .schedule import DecisionSchedule
 from .settings import BLOCK_SIZE, DetectorSettings
-
-_NO_TESTS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -111,11 +109,7 @@ class SustainedDetector:
         # the p50 the last recovery judged healthy below: a relapse soon after must exceed it
         self._relapse_p50 = 0.0
         self._degraded_until = 0  # the end of the last block seen while degraded
-        self._next_decision_block = 0
-        self._rejections = 0  # consecutive rejected proposals (they back off)
-        self._decision_at = 0  # the sample index a pending decision is taken at
-        self._deciding_on: frozenset[str] = frozenset()  # tests firing at that decision
-        self._rejected_firing: frozenset[str] = frozenset()  # ... at the last rejection
+        self._schedule = DecisionSchedule()
         # how old a proposal must be to be judged: a latency shift is judged early only
         # if it is large (confirm.py); until min_persistence a rejection does not count
         self._persistence: dict[Signal, int] = dict(
@@ -181,11 +175,8 @@ class SustainedDetector:
             self._track()
         if proposed:
             return self._decision_due(block_start + BLOCK_SIZE)
-        if self._next_decision_block:
-            # no test over its threshold: the next proposal is a new one, judged at once
-            self._rejections = 0
-            self._next_decision_block = 0
-            self._rejected_firing = _NO_TESTS
+        if self._schedule.next_block:  # no test over its threshold: back-offs end
+            self._schedule.clear()
         return False
 
     def _observe_degraded(
@@ -216,17 +207,15 @@ class SustainedDetector:
     def _decision_due(self, next_sample: int) -> bool:
         tests = self._open_tests()
         firing = frozenset(name for name, t in tests.items() if t.statistic > t.threshold)
-        if self._blocks_seen < self._next_decision_block and firing <= self._rejected_firing:
-            return False  # backing off, and no test has started firing since the rejection
+        if self._schedule.backing_off(self._blocks_seen, firing):
+            return False
         short = min(
             self._persistence[signal] - (next_sample - start)
             for signal, start in signal_starts(tests).items()
         )
         if short > 0:  # every proposal too young to judge yet
             return False
-        self._next_decision_block = self._blocks_seen + backoff_blocks(self._rejections)
-        self._decision_at = next_sample
-        self._deciding_on = firing
+        self._schedule.take(self._blocks_seen, next_sample, firing)
         return True
 
     def _track(self) -> None:
@@ -261,14 +250,10 @@ class SustainedDetector:
         if self.degraded_signals and self._recovery_due:
             return self._recover(current_figures(recent_encoded))
         verdict = self._confirmed(recent_encoded)
-        if verdict is None and self._judged_young:
-            pass  # too young for a moderate effect: looked at again at once it is old enough
-        elif verdict is None:
-            self._rejections += 1
-            self._rejected_firing = self._deciding_on
-        else:
-            self._rejections = 0
-            self._rejected_firing = _NO_TESTS
+        if verdict is not None:
+            self._schedule.confirmed()
+        elif not self._judged_young:  # too young for a moderate effect is no rejection
+            self._schedule.rejected()
         return verdict
 
     def _confirmed(self, recent: list[float]) -> Verdict | None:
@@ -280,16 +265,17 @@ class SustainedDetector:
         shown: dict[str, float] = {}
         figures_by_start: dict[int, dict[str, float]] = {}
         self._judged_young = False
+        decision_at = self._schedule.decision_at
         for signal, start in starts.items():
             if start < self.episode_start and self.degraded_signals:
                 continue  # evidence older than the open episode: part of it, not new
-            whole = recent[-(self._decision_at - start) :] if start < self._decision_at else []
+            whole = recent[-(decision_at - start) :] if start < decision_at else []
             if len(whole) < self._persistence[signal]:
                 continue
             if signal == "latency" and len(whole) < s.min_persistence:
                 self._judged_young = True
             for span in spans_to_judge(signal, whole, self._reference.p50, s, self._latency):
-                start = starts[signal] if span is whole else self._decision_at - len(span)
+                start = starts[signal] if span is whole else decision_at - len(span)
                 if start not in figures_by_start:
                     figures_by_start[start] = current_figures(span)
                 current = figures_by_start[start]
@@ -360,5 +346,5 @@ class SustainedDetector:
         for test in self._tests.values():
             test.reset()
         # back-offs earned by the watched signals during the episode end with it
-        self._rejections, self._next_decision_block, self._rejected_firing = 0, 0, _NO_TESTS
+        self._schedule.clear()
         return verdict
