@@ -44,7 +44,9 @@ class DegradationEvent:
     @property
     def worsened(self) -> bool:
         """A signal added to an episode that was already open (errors rising during a
-        latency episode, ...): `signals` holds the episode's first, then the added."""
+        latency episode, ...): `signals` holds the episode's first, then the added; or
+        an open latency episode that became much worse (`evidence["escalated"]`: 2x or
+        more the p50 it was reported at)."""
         return bool(self.evidence.get("worsened", False))
 
     @property
@@ -64,6 +66,13 @@ class DegradationEvent:
                 f"{since}, {self.started_at_sample - self.evidence['recovered_at_sample']} "
                 f"calls after recovering: {figures}, effect x{self.effect_ratio:.2f}; the "
                 f"episode of call {self.evidence['episode_began_at_sample']} is reopened"
+            )
+        if self.kind == "degraded" and self.evidence.get("escalated", False):
+            return (
+                f"Operation {self.operation} worsened: {self.signals[0]} "
+                f"{self.evidence['times_episode_p50']:.1f}x slower than when the episode of "
+                f"call {self.evidence['episode_began_at_sample']} was reported, {since}: "
+                f"{figures}, effect x{self.effect_ratio:.2f}"
             )
         if self.kind == "degraded" and self.worsened:
             added = ", ".join(self.evidence["added_signals"])

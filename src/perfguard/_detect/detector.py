@@ -28,7 +28,14 @@ from .._baseline import Baseline
 from .._events import Signal
 from .confirm import current_figures, effect_ratio, ratio_of, spans_to_judge
 from .cusum import BinomialCusum
-from .evidence import episode_of, evidence_of, learned_noise, recovery_evidence
+from .escalation import Escalation
+from .evidence import (
+    episode_of,
+    escalated_evidence,
+    evidence_of,
+    learned_noise,
+    recovery_evidence,
+)
 from .proposing import (
     error_rates,
     family_z,
@@ -36,6 +43,7 @@ from .proposing import (
     feed,
     limits_of,
     open_tests,
+    persistence_of,
     proposing_tests,
     signal_starts,
     track_reference,
@@ -103,6 +111,8 @@ class SustainedDetector:
         self._unwatched: tuple[Signal, ...] = ()  # while degraded: signals not proposing
         self._noise = learned_noise(baseline, recent_encoded)
         self._recovery: Recovery | None = None  # while degraded
+        self._escalation: Escalation | None = None  # while degraded for latency
+        self._escalation_due = False  # while degraded: the decision due is an escalation
         self.degraded_signals: tuple[Signal, ...] = ()
         self.episode_start = 0
         self.recovered_at = -1  # the sample at which the last episode cleared (-1: none)
@@ -110,13 +120,7 @@ class SustainedDetector:
         self._relapse_p50 = 0.0
         self._degraded_until = 0  # the end of the last block seen while degraded
         self._schedule = DecisionSchedule()
-        # how old a proposal must be to be judged: a latency shift is judged early only
-        # if it is large (confirm.py); until min_persistence a rejection does not count
-        self._persistence: dict[Signal, int] = dict(
-            latency=min(s.large_effect_persistence, s.min_persistence),
-            tail=s.tail_persistence,
-            errors=s.error_persistence,
-        )
+        self._persistence = persistence_of(s)  # how old a proposal must be to be judged
         self._judged_young = False  # the last confirmation judged a young latency span
 
     def remember_episodes_of(self, previous: SustainedDetector) -> None:
@@ -134,8 +138,6 @@ class SustainedDetector:
     def accumulating(self) -> bool:
         """Some test holds at least half the evidence it needs to propose an alert."""
         return any(t.statistic > 0.5 * t.threshold for t in self._tests.values())
-
-    # -- stage one -----------------------------------------------------------------------
 
     def observe_block(self, sorted_successes: list[float], failures: int, block_start: int) -> bool:
         """Feed one block; True when a decision is due (call decide() with recent data).
@@ -172,7 +174,8 @@ class SustainedDetector:
             proposed = True
         if self._blocks_seen % TRACK_EVERY == 0:
             self._noise.learn_quiet(self._reference.p50)
-            self._track()
+            if track_reference(self._reference, self._tests.values(), self._gate, self.settings):
+                self._follow_reference()
         if proposed:
             return self._decision_due(block_start + BLOCK_SIZE)
         if self._schedule.next_block:  # no test over its threshold: back-offs end
@@ -191,7 +194,11 @@ class SustainedDetector:
                 del medians[: len(medians) - KEEP_MEDIANS]
         assert self._recovery is not None
         self._recovery_due = self._recovery.observe(sorted_successes, failures, block_start)
-        if self._recovery_due:
+        escalation = self._escalation  # is the open latency episode much worse now?
+        self._escalation_due = bool(
+            escalation and escalation.observe(sorted_successes, block_start)
+        )
+        if self._recovery_due or self._escalation_due:
             return True
         watched = self._watched  # the other signals' tests: one that rises now worsens it
         proposed = bool(n_ok and watched) and feed(watched, sorted_successes, block_start)
@@ -218,11 +225,6 @@ class SustainedDetector:
         self._schedule.take(self._blocks_seen, next_sample, firing)
         return True
 
-    def _track(self) -> None:
-        """Move the reference toward the lagged level, slowly and within a band."""
-        if track_reference(self._reference, self._tests.values(), self._gate, self.settings):
-            self._follow_reference()
-
     def _follow_reference(self) -> None:
         """Each proposing test's limit (observe_block reads them per block; they change
         only when the reference moves)."""
@@ -240,6 +242,8 @@ class SustainedDetector:
             # recovered figures rather than a mix with the end of the incident
             began = self._recovery.began if self._recovery is not None else 0
             return max(2 * BLOCK_SIZE, min(next_sample - began, s.recent_samples))
+        if self._escalation is not None and self._escalation_due:
+            return min(next_sample - self._escalation.test.started_at, s.max_span)
         starts = signal_starts(self._open_tests()).values()
         start = min(starts) if starts else next_sample - s.recent_samples
         return max(0, min(next_sample - start, s.max_span))
@@ -249,6 +253,8 @@ class SustainedDetector:
         in the window's encoding (failures negative)."""
         if self.degraded_signals and self._recovery_due:
             return self._recover(current_figures(recent_encoded))
+        if self._escalation is not None and self._escalation_due:
+            return self._escalate(recent_encoded, self._escalation)
         verdict = self._confirmed(recent_encoded)
         if verdict is not None:
             self._schedule.confirmed()
@@ -327,11 +333,26 @@ class SustainedDetector:
             (self._reference_error, self._error_alt),
             tail_on_p99,
         )
+        if "latency" in confirmed:
+            self._escalation = Escalation(shown["p50"], self.settings, self._latency.threshold)
         evidence = evidence_of(self._tests, self._reference, self._noise, starts, self._noise_z)
         if reopened or worsened:
             evidence.update(episode_of(self.episode_start, reopened, recovered_at, confirmed))
         ratio = ratios[confirmed[0]]
         return Verdict("degraded", signals, shown, ratio, evidence, start, reopened, worsened)
+
+    def _escalate(self, recent: list[float], escalation: Escalation) -> Verdict | None:
+        """The open latency episode has become much worse (escalation.py): worsened."""
+        ratio = escalation.judge(recent, self.settings)
+        if ratio is None:
+            return None
+        current, level = current_figures(recent), escalation.level
+        escalation.restart(current["p50"])
+        evidence = escalated_evidence(self.episode_start, level, ratio)
+        effect = ratio_of(current["p50"], self._reference.p50)
+        start = self._schedule.decision_at - len(recent)
+        signals = self.degraded_signals
+        return Verdict("degraded", signals, current, effect, evidence, start, worsened=True)
 
     def _recover(self, current: dict[str, float]) -> Verdict:
         signals = self.degraded_signals
@@ -342,7 +363,7 @@ class SustainedDetector:
         self.recovered_at = self._degraded_until
         self._relapse_p50 = self._recovery.healthy_p50 if self._recovery is not None else 0.0
         self.degraded_signals = ()
-        self._recovery = None
+        self._recovery = self._escalation = None
         for test in self._tests.values():
             test.reset()
         # back-offs earned by the watched signals during the episode end with it

@@ -74,3 +74,16 @@ def episode_of(
             "recovered_at_sample": recovered_at,
         }
     return {"worsened": True, "episode_began_at_sample": began_at, "added_signals": list(added)}
+
+
+def escalated_evidence(began_at: int, episode_p50: float, ratio: float) -> dict[str, Any]:
+    """The evidence of an open latency episode that became much worse (escalation.py)."""
+    return {
+        "test": "binomial CUSUM on calls slower than 2x the episode's p50, confirmed by effect",
+        "worsened": True,
+        "escalated": True,
+        "episode_began_at_sample": began_at,
+        "added_signals": [],
+        "episode_p50": episode_p50,
+        "times_episode_p50": round(ratio, 3),
+    }

@@ -103,6 +103,17 @@ def limits_of(
     return tuple(limits)
 
 
+def persistence_of(settings: DetectorSettings) -> dict[Signal, int]:
+    """How old a proposal must be to be judged, per signal: a latency shift is judged
+    early only if it is large (confirm.py), and until `min_persistence` a rejection of
+    it does not count."""
+    return {
+        "latency": min(settings.large_effect_persistence, settings.min_persistence),
+        "tail": settings.tail_persistence,
+        "errors": settings.error_persistence,
+    }
+
+
 def track_reference(
     reference: Reference,
     tests: Iterable[BinomialCusum],

@@ -70,3 +70,35 @@ def test_a_slowdown_during_an_error_episode_worsens_it() -> None:
     assert "latency" in worse.evidence["added_signals"]
     assert worse.signals[0] == "errors"  # the episode's own signal first
     assert ERRORS_AT <= worse.sample_index < ERRORS_AT + 500
+
+
+@pytest.mark.parametrize("seed", [51, 52, 53])
+def test_a_latency_episode_that_becomes_much_worse_is_reported_again(seed: int) -> None:
+    """A 1.5x slowdown is reported; 1,000 calls later the same operation becomes 30x
+    slower (an index dropped while the first episode was still open): that is reported
+    as a worsening of the open episode, within 100 calls, and a 1.6x wobble of the
+    episode's own level is not."""
+    samples = healthy("lognormal", 9000, seed)
+    samples = degrade(samples, SLOW_AT, seed + 1, factor=lambda i: 1.5, end=END)
+    samples = degrade(samples, 3600, seed + 2, factor=lambda i: 1.6, end=3900)  # wobble
+    samples = degrade(samples, ERRORS_AT, seed + 3, factor=lambda i: 20.0, end=END)  # 30x
+    tracker, events = replay(samples)
+    first, worse = events[0], events[1]
+    assert (first.kind, first.signals) == ("degraded", ("latency",))
+    assert (worse.kind, worse.signals) == ("degraded", ("latency",))
+    assert worse.worsened and worse.evidence["escalated"] is True
+    assert worse.evidence["episode_began_at_sample"] == first.started_at_sample
+    assert worse.evidence["times_episode_p50"] > 10
+    assert ERRORS_AT <= worse.sample_index < ERRORS_AT + 100
+    assert "worsened" in worse.describe() and "slower than when" in worse.describe()
+    # still one episode, which clears once the whole of it is over
+    assert [e.kind for e in events[2:]] == ["recovered"]
+    assert events[2].sample_index > END
+    assert tracker.snapshot("op").episodes == 1
+
+
+def test_a_plain_slowdown_does_not_escalate() -> None:
+    """A steady 3x slowdown, however long, is one alert and one recovery."""
+    samples = degrade(healthy("lognormal", 9000, 61), SLOW_AT, 62, factor=lambda i: 3.0, end=END)
+    _, events = replay(samples)
+    assert [e.kind for e in events] == ["degraded", "recovered"]

@@ -1,0 +1,66 @@
+"""While a latency episode is open: has it become much worse?
+
+An open episode keeps watching the signals it does not hold (an error spike during a
+latency episode worsens it), but its own signal has nothing left to propose: once
+"degraded" for latency, a dependency that then fails far harder (a 1.3x wander still
+open when an index is dropped, 165x) changed nothing a user could see. The escalation
+test watches the share of calls slower than `ESCALATION` x the p50 the episode was
+confirmed at, with the latency jump test's tuning (from half the calls to
+`latency_jump`); once it fires, the span since its change point must be that much
+slower on its median, also once its densest burst is taken out, for as long as a new
+latency alert of that size must last. Then the episode is reported worsened, and the
+next escalation is measured from the new level.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from .confirm import quantile_of, ratio_of, without_densest_run, young_burst
+from .cusum import BinomialCusum
+from .settings import DetectorSettings
+
+ESCALATION = 2.0  # much worse: this many times the p50 the episode was confirmed at
+
+
+class Escalation:
+    """The escalation test of one open latency episode."""
+
+    __slots__ = ("level", "limit", "test")
+
+    def __init__(self, episode_p50: float, settings: DetectorSettings, threshold: float) -> None:
+        self.test = BinomialCusum(0.5, settings.latency_jump, threshold)
+        self.level = self.limit = 0.0
+        self.restart(episode_p50)
+
+    def restart(self, level: float) -> None:
+        """Measure the next escalation from `level` (the episode's p50 now)."""
+        self.level = level
+        self.limit = ESCALATION * level
+        self.test.reset()
+
+    def observe(self, sorted_successes: list[float], block_start: int) -> bool:
+        """One block seen while degraded; True when the test fires."""
+        n_ok = len(sorted_successes)
+        if not n_ok or self.level <= 0.0:
+            return False
+        hits = n_ok - bisect_right(sorted_successes, self.limit)
+        return self.test.update(hits, n_ok, block_start)
+
+    def judge(self, span: list[float], settings: DetectorSettings) -> float | None:
+        """The span's p50 over the episode's level when it is `ESCALATION` x or more, on
+        the span and without its densest burst, and the span has lasted as long as a
+        latency alert of that size must (confirm.py); else None. A span too young is
+        judged again at the next block; one that fails restarts the test."""
+        p50 = quantile_of(span, 0.5)
+        ratio = ratio_of(p50, self.level)
+        large = ratio >= settings.large_effect
+        needed = settings.large_effect_persistence if large else settings.min_persistence
+        if len(span) < needed:
+            return None
+        burst = young_burst(settings) if large else settings.burst_length
+        trimmed = without_densest_run(span, self.limit, burst)
+        if ratio >= ESCALATION and ratio_of(quantile_of(trimmed, 0.5), self.level) >= ESCALATION:
+            return ratio
+        self.test.reset()
+        return None
