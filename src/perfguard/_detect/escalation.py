@@ -40,10 +40,14 @@ class Escalation:
         self.test.reset()
 
     def observe(self, sorted_successes: list[float], block_start: int) -> bool:
-        """One block seen while degraded; True when the test fires."""
-        n_ok = len(sorted_successes)
-        if not n_ok or self.level <= 0.0:
+        """One block seen while degraded; True when the test fires. Runs once every 16
+        calls of a degraded operation: the routine block (none slower than the limit, no
+        evidence held) costs two comparisons."""
+        if not sorted_successes or (sorted_successes[-1] <= self.limit and not self.test.statistic):
             return False
+        if self.level <= 0.0:
+            return False
+        n_ok = len(sorted_successes)
         hits = n_ok - bisect_right(sorted_successes, self.limit)
         return self.test.update(hits, n_ok, block_start)
 
