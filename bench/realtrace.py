@@ -1,6 +1,12 @@
 """Detection quality on recorded real traces, scored by the rules of the set's README.
 
-Run: python bench/realtrace.py [--data ../shared/data/realtrace] [--jobs 2] [--markdown]
+Run: python bench/realtrace.py [--data DIR [DIR ...]] [--jobs 2] [--markdown]
+         [--per-trace] [--episodes] [--settings JSON]
+
+Several --data folders (the shared set and your own recordings, bench/record_traces.py)
+are scored each and pooled. --episodes lists every alert episode: where it began,
+whether in a healthy span (a false alert), its signals, effect, the calls it was judged
+on and how long it lasted: the view that shows what a false alert was.
 
 The traces are real per-call latencies (SQLite, Redis over loopback, HTTP to a local
 server, pure-Python CPU work) with faults injected for real at a known call; they are
@@ -34,7 +40,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfguard import DetectorSettings, PerformanceTracker
+from perfguard import DegradationEvent, DetectorSettings, PerformanceTracker
 
 logging.getLogger("perfguard").setLevel(logging.CRITICAL)
 
@@ -69,6 +75,9 @@ class TraceScore:
     delays: tuple[int, ...] = ()
     recoveries: int = 0
     cleared: int = 0
+    # (began at call, false alert?, signals, effect ratio, calls judged, calls until it
+    # cleared or None): each episode, from the events the tracker sent
+    episodes: tuple[tuple[int, bool, str, float, int, int | None], ...] = ()
 
 
 def load(folder: Path) -> list[Trace]:
@@ -100,10 +109,15 @@ def load(folder: Path) -> list[Trace]:
 SETTINGS: dict[str, float] = {}  # DetectorSettings overrides (--settings)
 
 
-def states_of(trace: Trace) -> list[bool]:
-    """True where the operation reads "degraded" after the call."""
+def states_of(trace: Trace, events: list[DegradationEvent] | None = None) -> list[bool]:
+    """True where the operation reads "degraded" after the call (its events to `events`)."""
+    sent: list[DegradationEvent] = [] if events is None else events
+
+    def keep(event: DegradationEvent) -> None:
+        sent.append(event)
+
     tracker = PerformanceTracker(
-        autosave_interval=None, detector_settings=DetectorSettings(**SETTINGS)
+        autosave_interval=None, detector_settings=DetectorSettings(**SETTINGS), on_alert=keep
     )
     record, state = tracker.record, tracker.state
     degraded = []
@@ -112,6 +126,34 @@ def states_of(trace: Trace) -> list[bool]:
         degraded.append(state("op") == "degraded")
     tracker.close()
     return degraded
+
+
+def episodes_of(
+    events: Sequence[DegradationEvent], healthy: Sequence[tuple[int, int]]
+) -> tuple[tuple[int, bool, str, float, int, int | None], ...]:
+    """Each episode (a "degraded" event that is neither a worsening nor a relapse, to
+    the recovery that ends it): began at, false alert?, signals, effect, calls judged,
+    calls until it cleared."""
+    episodes: list[tuple[int, bool, str, float, int, int | None]] = []
+    opened: DegradationEvent | None = None
+    for event in events:
+        if event.kind == "degraded" and opened is None and not event.worsened:
+            opened = event
+        elif event.kind == "recovered" and opened is not None:
+            episodes.append(_episode(opened, healthy, event.sample_index - opened.sample_index))
+            opened = None
+    if opened is not None:
+        episodes.append(_episode(opened, healthy, None))
+    return tuple(episodes)
+
+
+def _episode(
+    event: DegradationEvent, healthy: Sequence[tuple[int, int]], lasted: int | None
+) -> tuple[int, bool, str, float, int, int | None]:
+    began = event.sample_index
+    false = any(start <= began < stop for start, stop in healthy)
+    judged = event.sample_index - event.started_at_sample
+    return (began, false, "+".join(event.signals), round(event.effect_ratio, 2), judged, lasted)
 
 
 def alerts_in(degraded: Sequence[bool]) -> list[int]:
@@ -131,9 +173,11 @@ def healthy_ranges(trace: Trace) -> list[tuple[int, int]]:
 
 
 def score(trace: Trace) -> TraceScore:
-    degraded = states_of(trace)
+    events: list[DegradationEvent] = []
+    degraded = states_of(trace, events)
     alerts = alerts_in(degraded)
     result = TraceScore(trace.name, trace.kind, trace.family, trace.stable, trace.measurable)
+    result.episodes = episodes_of(events, healthy_ranges(trace))
     for start, stop in healthy_ranges(trace):
         result.healthy_calls += max(0, stop - start)
         result.false_alerts += sum(start <= a < stop for a in alerts)
@@ -214,22 +258,35 @@ def by_family(scores: Sequence[TraceScore]) -> list[tuple[str, str, str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, nargs="+", default=[DEFAULT_DATA])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--markdown", action="store_true", help="tables for benchmarks.md")
     parser.add_argument("--per-trace", action="store_true", help="one line a trace")
+    parser.add_argument("--episodes", action="store_true", help="one line an alert episode")
     parser.add_argument("--settings", default="{}", help="DetectorSettings fields, as JSON")
     args = parser.parse_args()
     SETTINGS.update(json.loads(args.settings))
-    if not (args.data / "labels.json").exists():
-        print(f"no traces at {args.data}: nothing measured", file=sys.stderr)
-        return
-    traces = load(args.data)
+    pooled: list[TraceScore] = []
+    folders = [folder for folder in args.data if (folder / "labels.json").exists()]
+    for folder in sorted(set(args.data) - set(folders)):
+        print(f"no traces at {folder}: nothing measured", file=sys.stderr)
+    for folder in folders:
+        scores = report(folder, args.jobs, args.per_trace, args.episodes)
+        pooled += scores
+    if len(folders) > 1:
+        print(f"\nall {len(folders)} folders pooled: {len(pooled)} traces")
+        for key, value in summary(pooled).items():
+            print(f"- {key}: {value}")
+
+
+def report(folder: Path, jobs: int, per_trace: bool, episodes: bool) -> list[TraceScore]:
+    """Score one folder of traces and print its figures."""
+    traces = load(folder)
     with ProcessPoolExecutor(
-        max_workers=args.jobs, initializer=SETTINGS.update, initargs=(dict(SETTINGS),)
+        max_workers=jobs, initializer=SETTINGS.update, initargs=(dict(SETTINGS),)
     ) as pool:
         scores = list(pool.map(score, traces))
-    where = "realtrace development set" if args.data == DEFAULT_DATA else f"traces at {args.data}"
+    where = "realtrace development set" if folder == DEFAULT_DATA else f"traces at {folder}"
     print(f"{where}: {len(traces)} traces, {sum(len(t.values) for t in traces):,} calls")
     for key, value in summary(scores).items():
         print(f"- {key}: {value}")
@@ -237,7 +294,7 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for row in by_family(scores):
         print("| " + " | ".join(row) + " |")
-    if args.per_trace:
+    if per_trace:
         print()
         for s in scores:
             print(
@@ -245,6 +302,16 @@ def main() -> None:
                 f"caught={s.caught}/{s.changes} delays={list(s.delays)} "
                 f"cleared={s.cleared}/{s.recoveries}"
             )
+    if episodes:
+        print("\n| trace | began at | false | signals | effect | calls judged | lasted |")
+        print("|---|---:|---|---|---:|---:|---:|")
+        for s in scores:
+            for began, false, signals, effect, judged, lasted in s.episodes:
+                print(
+                    f"| {s.name} | {began} | {'yes' if false else 'no'} | {signals} | "
+                    f"{effect:g} | {judged} | {'open' if lasted is None else lasted} |"
+                )
+    return scores
 
 
 if __name__ == "__main__":

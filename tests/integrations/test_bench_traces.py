@@ -37,3 +37,13 @@ def test_recorded_traces_are_labelled_and_scored(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "2 traces, 600 calls" in scored.stdout
     assert "- caught within 500: " in scored.stdout and " of 1" in scored.stdout
+    # several folders are scored each and pooled; --episodes lists the alert episodes
+    pooled = subprocess.run(
+        [sys.executable, str(BENCH / "realtrace.py"), "--data", str(tmp_path), str(tmp_path),
+         "--jobs", "1", "--episodes"],
+        check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert pooled.stdout.count("2 traces, 600 calls") == 2
+    assert "all 2 folders pooled: 4 traces" in pooled.stdout
+    header = "| trace | began at | false | signals | effect | calls judged | lasted |"
+    assert header in pooled.stdout
