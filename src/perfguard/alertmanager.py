@@ -123,6 +123,10 @@ class Outbox:
             if previous is not None and previous["labels"] != alert["labels"]:
                 # another main signal: the old alert ends, the new one starts
                 self.pending[f"{key}\0ended"] = {**previous, "endsAt": rfc3339(now)}
+            elif previous is not None:
+                # the same alert, worse (a signal added, 2x slower again): it began when
+                # the episode did, and its annotations say what it is now
+                alert["startsAt"] = previous["startsAt"]
             self.active[key] = self.pending[key] = alert
             return
         firing = self.active.pop(key, None)

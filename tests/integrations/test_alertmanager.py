@@ -5,6 +5,7 @@ delivery rules (bounded queue, retries, re-sends, close) against a local stub se
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import logging
@@ -317,6 +318,27 @@ def test_a_new_main_signal_ends_the_old_alert() -> None:
     ended, started = outbox.batch()
     assert ended["labels"]["kind"] == "tail" and ended["endsAt"].startswith("2023-11-14T22:17:40")
     assert started["labels"]["kind"] == "latency"
+
+
+def test_a_worsening_updates_the_alert_and_keeps_its_start() -> None:
+    """A worsened episode (a signal added, or 2x slower again) is the same alert: its
+    annotations are the new figures, its startsAt still the episode's start."""
+    outbox = Outbox({}, "PerfguardDegraded", 60.0, None)
+    outbox.apply(event("x"), 1_700_000_200.0)
+    (first,) = outbox.batch()
+    outbox.delivered([first])
+    worse = dataclasses.replace(
+        event("x"),
+        current={"p50": 0.2, "p95": 0.6, "p99": 0.9},
+        started_at_time=1_700_000_150.0,
+        evidence={"worsened": True, "escalated": True, "episode_began_at_sample": 50,
+                  "added_signals": [], "episode_p50": 0.02, "times_episode_p50": 10.0},
+    )  # fmt: skip
+    outbox.apply(worse, 1_700_000_260.0)
+    (updated,) = outbox.batch()
+    assert updated["labels"] == first["labels"]
+    assert updated["startsAt"] == first["startsAt"]
+    assert "10.0x slower" in updated["annotations"]["summary"]
 
 
 @pytest.mark.parametrize(
