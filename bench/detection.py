@@ -1,13 +1,16 @@
 """Detection quality of perfguard's state machine, scored through the public API only.
 
 Run: python bench/detection.py [--quick] [--data ../shared/data] [--jobs 2]
+         [--only generated|dev|nab|realtrace] [--misses] [--settings JSON]
 
 For every stream: a fresh in-memory PerformanceTracker(), one record(name, value,
 success=...) per sample, state(name) read after each; an alert is a transition into
 "degraded". Streams come from this file's own deterministic generator (families of
 healthy regimes x degradation scenarios with ground-truth change points) and, when
 present, from the development set in ../shared/data (synthetic/ with labels.json;
-nab/, real AWS CloudWatch and latency traces with labelled anomaly windows).
+nab/, real AWS CloudWatch and latency traces with labelled anomaly windows; realtrace/,
+real per-call traces with faults injected for real, scored by bench/realtrace.py under
+that set's own README rules, listed last).
 
 Scoring (the same for every source):
 - healthy samples: all of a healthy stream; before the first change point otherwise;
@@ -43,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import realtrace  # bench/realtrace.py: the real traces' scorer
 from perfguard import DetectorSettings, PerformanceTracker
 
 logging.getLogger("perfguard").setLevel(logging.CRITICAL)
@@ -505,7 +509,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--only", choices=("generated", "dev", "nab"), default=None)
+    parser.add_argument("--only", choices=("generated", "dev", "nab", "realtrace"), default=None)
     parser.add_argument("--misses", action="store_true", help="list missed changes")
     parser.add_argument(
         "--settings",
@@ -549,6 +553,12 @@ def main() -> None:
                             file=sys.stderr,
                         )
     print("\n\n".join(sections))
+    traces = args.data / "realtrace"
+    if args.only in (None, "realtrace") and (traces / "labels.json").exists():
+        # the recorded real traces, by their README's rules (bench/realtrace.py)
+        print("\n### Real traces (shared/data/realtrace)\n")
+        realtrace.SETTINGS.update(args.settings)
+        realtrace.report(traces, args.jobs, per_trace=False, episodes=args.misses)
     print(f"\n(ran in {time.perf_counter() - started:.0f} s)")
 
 
