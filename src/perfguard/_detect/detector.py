@@ -347,10 +347,10 @@ class SustainedDetector:
         if ratio is None:
             return None
         current, level = current_figures(recent), escalation.level
+        start = escalation.test.started_at  # the escalation's change point
         escalation.restart(current["p50"])
         evidence = escalated_evidence(self.episode_start, level, ratio)
         effect = ratio_of(current["p50"], self._reference.p50)
-        start = self._schedule.decision_at - len(recent)
         signals = self.degraded_signals
         return Verdict("degraded", signals, current, effect, evidence, start, worsened=True)
 

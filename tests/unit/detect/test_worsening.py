@@ -90,6 +90,7 @@ def test_a_latency_episode_that_becomes_much_worse_is_reported_again(seed: int) 
     assert worse.evidence["episode_began_at_sample"] == first.started_at_sample
     assert worse.evidence["times_episode_p50"] > 10
     assert ERRORS_AT <= worse.sample_index < ERRORS_AT + 100
+    assert ERRORS_AT - 16 <= worse.started_at_sample <= ERRORS_AT + 16  # dated at the jump
     assert "worsened" in worse.describe() and "slower than when" in worse.describe()
     # still one episode, which clears once the whole of it is over
     assert [e.kind for e in events[2:]] == ["recovered"]
