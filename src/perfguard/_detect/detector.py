@@ -194,18 +194,16 @@ class SustainedDetector:
                 del medians[: len(medians) - KEEP_MEDIANS]
         assert self._recovery is not None
         self._recovery_due = self._recovery.observe(sorted_successes, failures, block_start)
-        escalation = self._escalation  # is the open latency episode much worse now?
-        self._escalation_due = bool(
-            escalation and escalation.observe(sorted_successes, block_start)
-        )
-        if self._recovery_due or self._escalation_due:
+        if self._recovery_due:
             return True
         watched = self._watched  # the other signals' tests: one that rises now worsens it
         proposed = bool(n_ok and watched) and feed(watched, sorted_successes, block_start)
         errors = self._errors
         if "errors" not in self._unwatched and (failures or errors.statistic):
             proposed = errors.update(failures, n_ok + failures, block_start) or proposed
-        return proposed and self._decision_due(block_start + BLOCK_SIZE)
+        esc = self._escalation  # is the open latency episode much worse now?
+        self._escalation_due = bool(esc and esc.observe(sorted_successes, block_start))
+        return self._escalation_due or (proposed and self._decision_due(block_start + BLOCK_SIZE))
 
     def _open_tests(self) -> dict[str, BinomialCusum]:
         """The tests that may propose: all, or while degraded the watched ones."""

@@ -18,18 +18,24 @@ from bisect import bisect_right
 
 from .confirm import quantile_of, ratio_of, without_densest_run, young_burst
 from .cusum import BinomialCusum
-from .settings import DetectorSettings
+from .settings import BLOCK_SIZE, DetectorSettings
 
 ESCALATION = 2.0  # much worse: this many times the p50 the episode was confirmed at
 
 
 class Escalation:
-    """The escalation test of one open latency episode."""
+    """The escalation test of one open latency episode. It is due once it fires and the
+    span since its change point can be judged: `large_effect_persistence` calls, twice
+    that after a rejection, four and eight times after more (at most `max_span`), so
+    repeated bursts that never hold 2x cost a look every few hundred calls at most."""
 
-    __slots__ = ("level", "limit", "test")
+    __slots__ = ("_least", "_most", "_rejections", "level", "limit", "test")
 
     def __init__(self, episode_p50: float, settings: DetectorSettings, threshold: float) -> None:
         self.test = BinomialCusum(0.5, settings.latency_jump, threshold)
+        self._least = settings.large_effect_persistence
+        self._most = settings.max_span
+        self._rejections = 0
         self.level = self.limit = 0.0
         self.restart(episode_p50)
 
@@ -49,7 +55,10 @@ class Escalation:
             return False
         n_ok = len(sorted_successes)
         hits = n_ok - bisect_right(sorted_successes, self.limit)
-        return self.test.update(hits, n_ok, block_start)
+        if not self.test.update(hits, n_ok, block_start):
+            return False
+        span = block_start + BLOCK_SIZE - self.test.started_at
+        return span >= min(self._least << min(self._rejections, 3), self._most)
 
     def judge(self, span: list[float], settings: DetectorSettings) -> float | None:
         """The span's p50 over the episode's level when it is `ESCALATION` x or more, on
@@ -65,6 +74,8 @@ class Escalation:
         burst = young_burst(settings) if large else settings.burst_length
         trimmed = without_densest_run(span, self.limit, burst)
         if ratio >= ESCALATION and ratio_of(quantile_of(trimmed, 0.5), self.level) >= ESCALATION:
+            self._rejections = 0
             return ratio
+        self._rejections += 1
         self.test.reset()
         return None

@@ -76,6 +76,14 @@ class DetectorSettings:
             if type(value) is not int or value < 1:
                 expected = "an int >= 1 or None" if name == "family_size" else "an int >= 1"
                 raise ConfigurationError(name, value, expected)
+        # spans a latency alert could never be confirmed on: nothing left once the burst
+        # is taken out, or longer than a confirmation ever looks
+        if self.burst_length >= self.min_persistence:
+            expected = f"an int < min_persistence ({self.min_persistence})"
+            raise ConfigurationError("burst_length", self.burst_length, expected)
+        if self.min_persistence > self.max_span:
+            expected = f"an int <= max_span ({self.max_span})"
+            raise ConfigurationError("min_persistence", self.min_persistence, expected)
 
 
 def _between(low: float, high: float) -> Callable[[float], bool]:

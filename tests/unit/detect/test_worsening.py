@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from perfguard import DegradationEvent, PerformanceTracker
+from perfguard import ConfigurationError, DegradationEvent, DetectorSettings, PerformanceTracker
+from perfguard._detect.escalation import Escalation
 from tests.streams import Sample, degrade, healthy
 
 SLOW_AT, ERRORS_AT, END = 3000, 4500, 6000
@@ -103,3 +104,52 @@ def test_a_plain_slowdown_does_not_escalate() -> None:
     samples = degrade(healthy("lognormal", 9000, 61), SLOW_AT, 62, factor=lambda i: 3.0, end=END)
     _, events = replay(samples)
     assert [e.kind for e in events] == ["degraded", "recovered"]
+
+
+def test_bursts_during_an_episode_do_not_hide_errors() -> None:
+    """During a 1.5x episode, 48-call bursts 20x slower every 80 calls (too short to be
+    judged an escalation): the other signals' tests are still fed on those blocks, so
+    errors from call 6,000 worsen the episode as promptly as without the bursts."""
+    base = healthy("lognormal", 9000, 71)
+    slow = degrade(base, SLOW_AT, 72, factor=lambda i: 1.5, end=8000)
+    failing = degrade(slow, 6000, 73, error_rate=0.06, end=8000)
+    bursty = [
+        (value * 20.0, ok) if 4000 <= index < 8000 and (index - 4000) % 80 < 48 else (value, ok)
+        for index, (value, ok) in enumerate(failing)
+    ]
+    worsened_at = {}
+    for name, samples in (("plain", failing), ("bursty", bursty)):
+        _, events = replay(samples)
+        errors = [e for e in events if e.worsened and "errors" in e.signals]
+        assert errors, name
+        worsened_at[name] = errors[0].sample_index
+    assert worsened_at["bursty"] <= worsened_at["plain"] + 16
+
+
+def test_a_rejected_escalation_backs_off() -> None:
+    """The escalation is due once it fires and its span can be judged (64 calls); after
+    a rejection, only once its span is twice as long, so a pattern that keeps firing it
+    without holding 2x costs a look every few hundred calls, not every block."""
+    settings = DetectorSettings()
+    escalation = Escalation(1.0, settings, threshold=12.0)
+    slow_block = [3.0] * 16
+
+    def due_after(blocks: int, start: int) -> list[bool]:
+        return [escalation.observe(slow_block, start + 16 * b) for b in range(blocks)]
+
+    assert due_after(4, 0) == [False, False, False, True]  # fired at 32 calls, due at 64
+    assert escalation.judge([3.0] * 64, settings) is None  # a 3x span judged at 96 calls
+    assert escalation.observe(slow_block, 64)  # still due: looked at again next block
+    assert escalation.judge([1.0] * 96, settings) is None  # the median did not hold 2x
+    assert due_after(8, 80) == [False] * 7 + [True]  # after a rejection: 128 calls
+    assert escalation.judge([3.0] * 128, settings) == 3.0  # held: reported
+    escalation.restart(3.0)  # the detector measures the next one from the new level
+    slow_block[:] = [9.0] * 16
+    assert due_after(4, 208) == [False, False, False, True]  # and the back-off is over
+
+
+def test_settings_on_which_no_latency_alert_could_be_confirmed_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="burst_length"):
+        DetectorSettings(burst_length=96, min_persistence=96)
+    with pytest.raises(ConfigurationError, match="min_persistence"):
+        DetectorSettings(max_span=80)
