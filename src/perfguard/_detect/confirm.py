@@ -49,7 +49,7 @@ def _latency_effect(
     level_floor: float,
 ) -> float | None:
     # A burst is a dense run of slow calls: the shift must survive its removal. A span
-    # younger than min_persistence is judged only for a large effect (young(), below).
+    # younger than min_persistence is judged only for a large effect (young_burst()).
     ratio = ratio_of(current["p50"], p50)
     if len(span) < settings.min_persistence:
         floor = max(settings.large_effect, level_floor)

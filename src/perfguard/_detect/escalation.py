@@ -29,12 +29,13 @@ class Escalation:
     that after a rejection, four and eight times after more (at most `max_span`), so
     repeated bursts that never hold 2x cost a look every few hundred calls at most."""
 
-    __slots__ = ("_least", "_most", "_rejections", "level", "limit", "test")
+    __slots__ = ("_least", "_most", "_rejections", "_tick", "level", "limit", "test")
 
     def __init__(self, episode_p50: float, settings: DetectorSettings, threshold: float) -> None:
         self.test = BinomialCusum(0.5, settings.latency_jump, threshold)
         self._least = settings.large_effect_persistence
         self._most = settings.max_span
+        self._tick = settings.min_effect_seconds or 0.0  # a clock tick is no escalation
         self._rejections = 0
         self.level = self.limit = 0.0
         self.restart(episode_p50)
@@ -42,7 +43,7 @@ class Escalation:
     def restart(self, level: float) -> None:
         """Measure the next escalation from `level` (the episode's p50 now)."""
         self.level = level
-        self.limit = ESCALATION * level
+        self.limit = max(ESCALATION * level, level + self._tick)
         self.test.reset()
 
     def observe(self, sorted_successes: list[float], block_start: int) -> bool:
