@@ -45,6 +45,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import realtrace  # bench/realtrace.py: the real traces' scorer
 from perfguard import DetectorSettings, PerformanceTracker
@@ -258,7 +259,7 @@ def nab_streams(data: Path) -> Iterator[Stream]:
 # -- running ----------------------------------------------------------------------------
 
 
-SETTINGS: dict[str, float] = {}  # --settings overrides, for tuning experiments
+SETTINGS: dict[str, Any] = {}  # --settings overrides, for tuning experiments
 
 
 def perfguard_states(stream: Stream) -> tuple[list[bool], float]:
@@ -383,7 +384,7 @@ def _healthy_ranges(stream: Stream, n: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def run_one(job: tuple[Stream, dict[str, float]]) -> tuple[StreamScore, StreamScore]:
+def run_one(job: tuple[Stream, dict[str, Any]]) -> tuple[StreamScore, StreamScore]:
     stream, settings = job
     SETTINGS.clear()
     SETTINGS.update(settings)

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from perfguard import DegradationEvent, DetectorSettings, PerformanceTracker
 
@@ -106,7 +107,7 @@ def load(folder: Path) -> list[Trace]:
     return traces
 
 
-SETTINGS: dict[str, float] = {}  # DetectorSettings overrides (--settings)
+SETTINGS: dict[str, Any] = {}  # DetectorSettings overrides (--settings)
 
 
 def states_of(trace: Trace, events: list[DegradationEvent] | None = None) -> list[bool]:
