@@ -48,15 +48,11 @@ def _latency_effect(
     settings: DetectorSettings,
     level_floor: float,
 ) -> float | None:
-    # A burst is a dense run of slow calls: the shift must survive its removal. A span
-    # younger than min_persistence is judged only for a large effect (young_burst()).
+    # A burst is a dense run of slow calls: the shift must survive its removal.
     ratio = ratio_of(current["p50"], p50)
-    if len(span) < settings.min_persistence:
-        floor = max(settings.large_effect, level_floor)
-        trimmed = without_densest_run(span, p50, young_burst(settings))
-    else:
-        floor = max(settings.latency_floor, level_floor)
-        trimmed = without_densest_run(span, p50, settings.burst_length)
+    least_ratio, burst = latency_rule(len(span), settings)
+    floor = max(least_ratio, level_floor)
+    trimmed = without_densest_run(span, p50, burst)
     trimmed_p50 = quantile_of(trimmed, 0.5)
     # a shift of a tick or two of the clock is quantization, not a slowdown
     least = p50 + (settings.min_effect_seconds or 0.0)
@@ -67,10 +63,14 @@ def _latency_effect(
     return None
 
 
-def young_burst(settings: DetectorSettings) -> int:
-    """The burst taken out of a span judged before `min_persistence` (a large effect):
-    three quarters of the youngest such span, so only a shift that fills it passes."""
-    return settings.large_effect_persistence * 3 // 4
+def latency_rule(calls: int, settings: DetectorSettings) -> tuple[float, int]:
+    """The least p50 ratio a latency span of `calls` calls can be confirmed on, and the
+    burst taken out of it first: `latency_floor` and `burst_length` once it has lasted
+    `min_persistence`; before that only a `large_effect`, with three quarters of the
+    youngest such span taken out, so only a shift that fills it passes."""
+    if calls < settings.min_persistence:
+        return settings.large_effect, settings.large_effect_persistence * 3 // 4
+    return settings.latency_floor, settings.burst_length
 
 
 def _tail_effect(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from .confirm import quantile_of, ratio_of, without_densest_run, young_burst
+from .confirm import latency_rule, quantile_of, ratio_of, without_densest_run
 from .cusum import BinomialCusum
 from .settings import BLOCK_SIZE, DetectorSettings
 
@@ -50,9 +50,9 @@ class Escalation:
         """One block seen while degraded; True when the test fires. Runs once every 16
         calls of a degraded operation: the routine block (none slower than the limit, no
         evidence held) costs two comparisons."""
-        if not sorted_successes or (sorted_successes[-1] <= self.limit and not self.test.statistic):
+        if not sorted_successes or self.level <= 0.0:
             return False
-        if self.level <= 0.0:
+        if sorted_successes[-1] <= self.limit and not self.test.statistic:
             return False
         n_ok = len(sorted_successes)
         hits = n_ok - bisect_right(sorted_successes, self.limit)
@@ -63,18 +63,17 @@ class Escalation:
 
     def judge(self, span: list[float], settings: DetectorSettings) -> float | None:
         """The span's p50 over the episode's level when it is `ESCALATION` x or more, on
-        the span and without its densest burst, and the span has lasted as long as a
-        latency alert of that size must (confirm.py); else None. A span too young is
-        judged again at the next block; one that fails restarts the test."""
-        p50 = quantile_of(span, 0.5)
-        ratio = ratio_of(p50, self.level)
-        large = ratio >= settings.large_effect
-        needed = settings.large_effect_persistence if large else settings.min_persistence
-        if len(span) < needed:
+        the span and without its densest burst, by the rule a new latency alert follows
+        (confirm.latency_rule: a young span only for a large effect); else None. A span
+        too young for its effect is judged again at the next block; one that fails
+        restarts the test."""
+        least_ratio, burst = latency_rule(len(span), settings)
+        needed = max(ESCALATION, least_ratio)
+        ratio = ratio_of(quantile_of(span, 0.5), self.level)
+        if len(span) < settings.min_persistence and ratio < needed:
             return None
-        burst = young_burst(settings) if large else settings.burst_length
         trimmed = without_densest_run(span, self.limit, burst)
-        if ratio >= ESCALATION and ratio_of(quantile_of(trimmed, 0.5), self.level) >= ESCALATION:
+        if ratio >= needed and ratio_of(quantile_of(trimmed, 0.5), self.level) >= needed:
             self._rejections = 0
             return ratio
         self._rejections += 1

@@ -8,6 +8,7 @@ from typing import Any
 from .._baseline import Baseline
 from .._events import Signal
 from .cusum import BinomialCusum
+from .escalation import ESCALATION
 from .noise import LEVEL_LIMIT, SCALES, LevelNoise
 from .reference import Reference, block_medians
 from .settings import BLOCK_SIZE
@@ -79,7 +80,8 @@ def episode_of(
 def escalated_evidence(began_at: int, episode_p50: float, ratio: float) -> dict[str, Any]:
     """The evidence of an open latency episode that became much worse (escalation.py)."""
     return {
-        "test": "binomial CUSUM on calls slower than 2x the episode's p50, confirmed by effect",
+        "test": f"binomial CUSUM on calls slower than {ESCALATION:g}x the episode's p50, "
+        "confirmed by effect",
         "worsened": True,
         "escalated": True,
         "episode_began_at_sample": began_at,
