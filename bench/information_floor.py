@@ -20,9 +20,10 @@ traces this script measures, from the healthy calls before it and the calls afte
 It compares each floor with the delay perfguard reached (bench/realtrace.py's scoring)
 and says, per family, how many faults any detector could catch within 500 calls at this
 false-alarm budget. A drift is measured on its fully grown span; its floor is counted
-from half its ramp, as the scoring rules count a drift. The figures are estimates: the
-"after" distribution is measured on the whole fault span, and a bin or indicator with
-few healthy calls is smoothed.
+from half its ramp, as the scoring rules count a drift. The figures are estimates of an
+average delay (a lucky run comes sooner): the "after" distribution is measured on the
+whole fault span, a bin or indicator with few healthy calls is smoothed, and the
+overdispersion of a rare indicator (the p99's: under one hit a window) is noisy.
 """
 
 from __future__ import annotations
@@ -192,8 +193,8 @@ def report(floors: Sequence[Floor], markdown: bool) -> None:
         "family",
         "faults",
         "perfguard within 500",
-        "floor within 500: distribution / tail limits / indicator / x dispersion",
-        "median: perfguard delay / indicator floor / x dispersion",
+        "expected within 500: distribution / tail limits / indicator / x dispersion",
+        "median: perfguard delay / indicator / x dispersion",
     )
     print("| " + " | ".join(header) + " |" if markdown else "  ".join(header))
     if markdown:

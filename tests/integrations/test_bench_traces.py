@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,50 @@ def test_recorded_traces_are_labelled_and_scored(tmp_path: Path) -> None:
     assert "all 2 folders pooled: 4 traces" in pooled.stdout
     header = "| trace | began at | false | signals | effect | calls judged | lasted |"
     assert header in pooled.stdout
+
+
+def _write_trace(folder: Path, name: str, values: list[float], label: dict[str, object]) -> None:
+    with (folder / f"{name}.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["value", "success", "start_s"])
+        writer.writerows([f"{v:.9f}", 1, f"{i * 0.001:.3f}"] for i, v in enumerate(values))
+    labels_path = folder / "labels.json"
+    labels = json.loads(labels_path.read_text()) if labels_path.exists() else {"streams": {}}
+    labels["streams"][name] = label
+    labels_path.write_text(json.dumps(labels))
+
+
+def test_information_floor_tells_a_step_sooner_than_a_tail_only_change(tmp_path: Path) -> None:
+    """bench/information_floor.py: a 2x step carries far more evidence per call than a
+    p99 that doubles, so its expected delay is a few calls and the tail's hundreds."""
+    rng = random.Random(20261202)
+    n, at = 3000, 1500
+
+    def change(kind: str) -> dict[str, object]:
+        point = {"index": at, "kind": kind, "end": None, "ramp": None}
+        return {"kind": "cpu", "family": kind, "change_points": [point], "check": {"ok": True}}
+
+    step = [rng.lognormvariate(0.0, 0.1) * (2.0 if i >= at else 1.0) * 1e-3 for i in range(n)]
+    # tail only: from the change on, 2 % of calls take 3x as long, the median stays
+    tail = [
+        rng.lognormvariate(0.0, 0.1) * (3.0 if i >= at and rng.random() < 0.02 else 1.0) * 1e-3
+        for i in range(n)
+    ]
+    _write_trace(tmp_path, "step", step, change("step"))
+    _write_trace(tmp_path, "tail", tail, change("tail"))
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "information_floor.py"), "--data", str(tmp_path),
+         "--per-fault"],
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout  # fmt: skip
+    floors = {
+        line.split()[0]: float(line.split("floor=")[1].split()[0])
+        for line in out.splitlines()
+        if "floor=" in line
+    }
+    assert floors["step"] < 10 < 100 < floors["tail"]
+    assert "| all | 2 |" in subprocess.run(
+        [sys.executable, str(BENCH / "information_floor.py"), "--data", str(tmp_path),
+         "--markdown"],
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout  # fmt: skip
