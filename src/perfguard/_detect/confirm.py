@@ -73,6 +73,26 @@ def latency_rule(calls: int, settings: DetectorSettings) -> tuple[float, int]:
     return settings.latency_floor, settings.burst_length
 
 
+def tail_moves_with_level(
+    signal: Signal, starts: dict[Signal, int], confirmed: list[Signal], decision_at: int
+) -> bool:
+    """Whether `signal` is a proposed tail change that is the tail of a level move not
+    confirmed: the latency tests fire too (a change point in `starts`), their shift is
+    not among those `confirmed` so far, and the tail has moved for at least half as long
+    as the level.
+
+    Why: real wander (a neighbour, GC, a busy host) stretches the tail more than it moves
+    the median, and the tail limits follow the current median only in proportion, so a
+    level move called wander would otherwise come back as a tail alert; on recorded real
+    traces these were most of the false alerts. A tail that begins long after the level
+    started moving (a daily cycle, a slow proposal) is a change of its own and is judged.
+    """
+    level_start = starts.get("latency")
+    if signal != "tail" or level_start is None or "latency" in confirmed:
+        return False
+    return decision_at - level_start <= 2 * (decision_at - starts["tail"])
+
+
 def _tail_effect(
     span: list[float],
     current: dict[str, float],

@@ -26,7 +26,13 @@ from typing import Any
 
 from .._baseline import Baseline
 from .._events import Signal
-from .confirm import current_figures, effect_ratio, ratio_of, spans_to_judge
+from .confirm import (
+    current_figures,
+    effect_ratio,
+    ratio_of,
+    spans_to_judge,
+    tail_moves_with_level,
+)
 from .cusum import BinomialCusum
 from .escalation import Escalation
 from .evidence import (
@@ -274,8 +280,9 @@ class SustainedDetector:
             if start < self.episode_start and self.degraded_signals:
                 continue  # evidence older than the open episode: part of it, not new
             whole = recent[-(decision_at - start) :] if start < decision_at else []
-            if len(whole) < self._persistence[signal]:
-                continue
+            too_young = len(whole) < self._persistence[signal]
+            if too_young or tail_moves_with_level(signal, starts, confirmed, decision_at):
+                continue  # (a tail moving with an unconfirmed level is its wander)
             if signal == "latency" and len(whole) < s.min_persistence:
                 self._judged_young = True
             for span in spans_to_judge(signal, whole, self._reference.p50, s, self._latency):
