@@ -415,12 +415,19 @@ def record_plan(plan: Plan, seed: int, calls: int, out: Path, scratch: Path) -> 
     with _workload(plan, rng, scratch) as workload:
         values, successes, starts = record(workload, calls, rng, start, end)
         ramp = workload.fault.ramp if plan.fault else 0
-    with (out / f"{plan.name}.csv").open("w", newline="") as handle:
+    write_trace(out / f"{plan.name}.csv", values, successes, starts)
+    return label_of(plan, values, successes, start, end, ramp)
+
+
+def write_trace(
+    path: Path, values: list[float], successes: list[bool], starts: list[float]
+) -> None:
+    """One trace in the set's format: value (s), success (1/0), start (s)."""
+    with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["value", "success", "start_s"])
         for value, ok, began in zip(values, successes, starts, strict=True):
             writer.writerow([f"{value:.9f}", int(ok), f"{began:.6f}"])
-    return label_of(plan, values, successes, start, end, ramp)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ waits as long as its typical call took: a dependency that slowed down) for `--sl
 seconds. The run prints every alert and exits non-zero
 unless: no alert during the steady phase, POST /orders alerts within 500 of its slowed
 calls, and the other routes stay quiet. Needs `pip install fastapi uvicorn httpx`.
+`bench/record_fastapi.py` runs the same service and saves every call, to replay.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sqlite3
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 
 import httpx
@@ -118,16 +120,25 @@ def drive(base: str, stop: Event, seed: int) -> None:
                 client.get("/health")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steady", type=float, default=120.0, help="seconds of steady load")
-    parser.add_argument("--slowed", type=float, default=60.0, help="seconds with the fault")
-    parser.add_argument("--clients", type=int, default=2)
-    args = parser.parse_args(argv)
+@dataclass
+class LoadRun:
+    """What happened while the service was under load."""
 
-    logging.getLogger("perfguard").setLevel(logging.ERROR)  # alerts are printed below
-    events: list[DegradationEvent] = []
-    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    steady_alerts: list[DegradationEvent]
+    slowed_from: int  # calls of the slowed route before its fault began
+    events: list[DegradationEvent]
+
+
+def serve_under_load(
+    tracker: PerformanceTracker,
+    events: list[DegradationEvent],
+    steady: float,
+    slowed: float,
+    clients: int,
+) -> LoadRun:
+    """Serve the shop on loopback with `tracker` in its middleware, drive it from
+    `clients` processes for `steady` seconds, then with POST /orders slowed 2x for
+    `slowed` seconds (`events` is the list the tracker's on_alert appends to)."""
     shop = Shop()
     port = free_port()
     server = uvicorn.Server(
@@ -142,32 +153,53 @@ def main(argv: list[str] | None = None) -> int:
     # in the server's process would compete with it for the GIL
     spawn = multiprocessing.get_context("spawn")
     stop = spawn.Event()
-    clients = [
+    processes = [
         spawn.Process(target=drive, args=(f"http://127.0.0.1:{port}", stop, seed))
-        for seed in range(args.clients)
+        for seed in range(clients)
     ]
-    for client in clients:
-        client.start()
+    for process in processes:
+        process.start()
     try:
         # the steady phase starts once the clients are up (spawned interpreters take a
         # few seconds to import on a loaded machine), not when they were started
         deadline = time.monotonic() + 120.0
         while SLOWED not in tracker.operations() and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(args.steady)
+        time.sleep(steady)
         steady_alerts = [e for e in events if e.kind == "degraded"]
         slowed_from = tracker.snapshot(SLOWED).calls
         # 2x: each call now also waits as long as a typical call took until now
         shop.extra_wait = tracker.stats(SLOWED)["recent_p50"] or 0.0
         print(f"steady phase over: {len(steady_alerts)} alerts; slowing {SLOWED} 2x")
-        time.sleep(args.slowed)
+        time.sleep(slowed)
     finally:
         stop.set()
-        for client in clients:
-            client.join()
+        for process in processes:
+            process.join()
         server.should_exit = True
         serving.join()
+    return LoadRun(steady_alerts, slowed_from, events)
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steady", type=float, default=120.0, help="seconds of steady load")
+    parser.add_argument("--slowed", type=float, default=60.0, help="seconds with the fault")
+    parser.add_argument("--clients", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    logging.getLogger("perfguard").setLevel(logging.ERROR)  # alerts are printed below
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(autosave_interval=None, on_alert=events.append)
+    run = serve_under_load(tracker, events, args.steady, args.slowed, args.clients)
+    ok = report(tracker, run, args.steady)
+    tracker.close()
+    return 0 if ok else 1
+
+
+def report(tracker: PerformanceTracker, run: LoadRun, steady: float) -> bool:
+    """Print every alert and each route's figures; True when the run met its targets."""
+    events, steady_alerts, slowed_from = run.events, run.steady_alerts, run.slowed_from
     later = [e for e in events if e.kind == "degraded" and e not in steady_alerts]
     for event in events:
         print(f"  [{event.kind}] {event.describe()}")
@@ -175,20 +207,19 @@ def main(argv: list[str] | None = None) -> int:
     for name in tracker.operations():
         snap = tracker.snapshot(name)
         stats = tracker.stats(name)
+        p50, p99 = (stats[key] or 0.0 for key in ("recent_p50", "recent_p99"))
         print(
-            f"{name:<22} {snap.calls:>7} {stats['recent_p50'] * 1e3:>8.2f} "
-            f"{stats['recent_p99'] * 1e3:>8.2f} {tracker.state(name):>9} {snap.episodes:>8}"
+            f"{name:<22} {snap.calls:>7} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f} "
+            f"{tracker.state(name):>9} {snap.episodes:>8}"
         )
     slowed = [e for e in later if e.operation == SLOWED]
     others = [e for e in later if e.operation != SLOWED]
     delay = slowed[0].sample_index - slowed_from if slowed else None
     print(
-        f"steady: {args.steady:.0f}s, {len(steady_alerts)} alerts; slowed route alerted "
+        f"steady: {steady:.0f}s, {len(steady_alerts)} alerts; slowed route alerted "
         f"after {delay} of its calls; other routes: {len(others)} alerts"
     )
-    ok = not steady_alerts and delay is not None and delay <= 500 and not others
-    tracker.close()
-    return 0 if ok else 1
+    return not steady_alerts and delay is not None and delay <= 500 and not others
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ class Clock(Protocol):
 class AlertSink(Protocol):
     """Receives every state transition of every operation."""
 
-    def __call__(self, event: DegradationEvent) -> Any: ...
+    def __call__(self, event: DegradationEvent, /) -> Any: ...
 
 
 class BaselineStore(Protocol):

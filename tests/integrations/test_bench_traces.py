@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
@@ -95,3 +97,31 @@ def test_information_floor_tells_a_step_sooner_than_a_tail_only_change(tmp_path:
          "--markdown"],
         check=True, capture_output=True, text=True, timeout=120,
     ).stdout  # fmt: skip
+
+
+def test_a_real_fastapi_service_is_recorded_route_by_route_and_replayed(tmp_path: Path) -> None:
+    """bench/record_fastapi.py: the example's service under load, every call saved."""
+    for module in ("fastapi", "uvicorn", "httpx"):
+        pytest.importorskip(module)
+    run = subprocess.run(
+        [sys.executable, str(BENCH / "record_fastapi.py"), "--out", str(tmp_path),
+         "--steady", "2", "--slowed", "2", "--clients", "1"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert run.returncode in (0, 1), run.stderr  # 1: seconds of load catch no fault
+    labels = json.loads((tmp_path / "labels.json").read_text())["streams"]
+    assert "fastapi_post_orders" in labels and "fastapi_get_users_user_id" in labels
+    slowed = labels["fastapi_post_orders"]
+    (change,) = slowed["change_points"]
+    assert slowed["family"] == "step" and 0 < change["index"] < slowed["n"]
+    assert all(labels[name]["change_points"] == [] for name in labels if "post" not in name)
+    for name, label in labels.items():
+        with (tmp_path / f"{name}.csv").open() as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == label["n"] and all(float(r["value"]) > 0 for r in rows)
+        assert all(float(r["start_s"]) >= 0 for r in rows)  # since the tracker was made
+    scored = subprocess.run(
+        [sys.executable, str(BENCH / "realtrace.py"), "--data", str(tmp_path), "--jobs", "1"],
+        check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert f"{len(labels)} traces" in scored.stdout
