@@ -166,15 +166,22 @@ def spans_to_judge(
     p50: float,
     settings: DetectorSettings,
     latency: BinomialCusum,
+    risen: int = 0,
 ) -> list[list[float]]:
     """The spans a proposed signal is judged on: the samples since its change point, and
     for latency also the part after a later change inside them (later_part: at least
     `min_persistence` samples, a split as well supported as a proposal, on the calls
-    slower than the reference p50 the latency tests count)."""
+    slower than the reference p50 the latency tests count) and the last `risen` samples
+    (since the rise test's change point, schedule.py) when they are a part of it."""
     if signal != "latency" or p50 <= 0.0:
         return [span]
+    spans = [span]
     later = later_part(span, p50, settings.min_persistence, latency.threshold)
-    return [span] if later is None else [span, later]
+    if later is not None:
+        spans.append(later)
+    if settings.min_persistence <= risen < len(span) and (later is None or risen != len(later)):
+        spans.append(span[-risen:])
+    return spans
 
 
 def later_part(

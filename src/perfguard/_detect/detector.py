@@ -125,13 +125,12 @@ class SustainedDetector:
         # the p50 the last recovery judged healthy below: a relapse soon after must exceed it
         self._relapse_p50 = 0.0
         self._degraded_until = 0  # the end of the last block seen while degraded
-        self._schedule = DecisionSchedule()
+        self._schedule = DecisionSchedule(s, self._latency.threshold)
         self._persistence = persistence_of(s)  # how old a proposal must be to be judged
         self._judged_young = False  # the last confirmation judged a young latency span
 
     def remember_episodes_of(self, previous: SustainedDetector) -> None:
-        """A detector re-armed on a new baseline keeps its predecessor's last episode, so
-        a relapse soon after a recovery still reopens it."""
+        """A re-armed detector keeps its predecessor's last episode: a relapse still reopens it."""
         self.recovered_at = previous.recovered_at
         self.episode_start = previous.episode_start
         self._relapse_p50 = previous._relapse_p50
@@ -167,6 +166,8 @@ class SustainedDetector:
             if len(medians) > KEEP_MEDIANS:
                 del medians[: len(medians) - KEEP_MEDIANS]
             proposed = feed(self._limits, sorted_successes, block_start)
+            if self._schedule.rise_limit and self._schedule.rising(sorted_successes, block_start):
+                proposed = True  # a step on top of a rejected wander: judged now
             noise = self._noise
             gate = self._gate
             if self._latency.statistic > gate or self._jump.statistic > gate:
@@ -237,9 +238,8 @@ class SustainedDetector:
     # -- stage two -----------------------------------------------------------------------
 
     def evidence_span(self, next_sample: int) -> int:
-        """How many recent samples decide() should see: while proposing, those since the
-        earliest change point of a proposed signal (at most `max_span`); while degraded,
-        `recent_samples`."""
+        """How many recent samples decide() should see: those since the earliest change
+        point of a proposed signal (at most `max_span`); while degraded, `recent_samples`."""
         s = self.settings
         if self.degraded_signals and self._recovery_due:
             # the samples that convinced the reverse tests, so the verdict shows the
@@ -285,7 +285,8 @@ class SustainedDetector:
                 continue  # (a tail moving with an unconfirmed level is its wander)
             if signal == "latency" and len(whole) < s.min_persistence:
                 self._judged_young = True
-            for span in spans_to_judge(signal, whole, self._reference.p50, s, self._latency):
+            risen = self._schedule.risen(decision_at)
+            for span in spans_to_judge(signal, whole, self._reference.p50, s, self._latency, risen):
                 start = starts[signal] if span is whole else decision_at - len(span)
                 if start not in figures_by_start:
                     figures_by_start[start] = current_figures(span)
@@ -313,6 +314,7 @@ class SustainedDetector:
                 ratios[signal] = ratio
                 if not shown:
                     shown = current
+        self._schedule.judged(figures_by_start.get(starts.get("latency", -1)))
         if not confirmed:
             return None
         start = min(starts[signal] for signal in confirmed)
