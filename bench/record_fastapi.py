@@ -1,7 +1,9 @@
 """Record a real FastAPI service's calls, route by route, as replayable traces.
 
 Run: python bench/record_fastapi.py --out DIR [--steady 120] [--slowed 40] [--clients 2]
-Then: python bench/realtrace.py --data DIR
+Then: python bench/realtrace.py --data DIR          (each route alone, the set's rules)
+  or: python bench/record_fastapi.py --replay DIR [--settings JSON]
+                                                    (all routes through one tracker)
 
 It runs `examples/fastapi_service.py`'s service (uvicorn on loopback, four routes doing
 SQLite and JSON work, client processes driving it, then POST /orders slowed 2x for real)
@@ -11,14 +13,17 @@ the call its fault began, the other routes are healthy throughout. A run of the 
 that surprised (an alert during the steady phase, a slow catch) can then be replayed
 call for call, under any detector settings, instead of waited for again.
 
-The live tracker's alerts are printed as the example prints them; the replay through a
-fresh tracker per route (bench/realtrace.py) sees each route alone, as the scoring
-rules ask, so its family budget is one operation rather than the service's four.
+The live tracker's alerts are printed as the example prints them. bench/realtrace.py
+replays each route through a fresh tracker, as the scoring rules ask (a budget of one
+operation); `--replay` feeds all routes' calls to one tracker in the order they
+completed, as the live service did, and prints its alerts: the same alerts as the live
+run (decisions depend only on each operation's sample sequence), under any settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import sys
@@ -33,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from fastapi_service import SLOWED, report, serve_under_load
 
-from perfguard import DegradationEvent, PerformanceTracker
+from perfguard import DegradationEvent, DetectorSettings, PerformanceTracker
 from record_traces import Plan, label_of, write_trace
 
 
@@ -83,14 +88,57 @@ def save(tracker: RecordingTracker, slowed_from: int, out: Path) -> dict[str, An
     return labels
 
 
+def replay(folder: Path, settings: DetectorSettings) -> list[DegradationEvent]:
+    """All routes of a saved run through one tracker, calls in the order they completed."""
+    labels = json.loads((folder / "labels.json").read_text())["streams"]
+    calls: list[tuple[float, str, float, bool]] = []
+    for name in labels:
+        with (folder / f"{name}.csv").open() as handle:
+            for row in csv.DictReader(handle):
+                value = float(row["value"])
+                calls.append((float(row["start_s"]) + value, name, value, row["success"] == "1"))
+    events: list[DegradationEvent] = []
+    tracker = PerformanceTracker(
+        autosave_interval=None, on_alert=events.append, detector_settings=settings
+    )
+    for _, name, value, success in sorted(calls):
+        tracker.record(name, value, success=success)
+    for name in labels:
+        tracker.state(name)  # the last calls are judged too
+    tracker.close()
+    return events
+
+
+def print_replay(folder: Path, settings: DetectorSettings) -> None:
+    """One line an alert of the replay, and how long after its route's fault it came."""
+    labels = json.loads((folder / "labels.json").read_text())["streams"]
+    faults = {
+        name: label["change_points"][0]["index"]
+        for name, label in labels.items()
+        if label["change_points"]
+    }
+    for event in replay(folder, settings):
+        fault = faults.get(event.operation)
+        after = "" if fault is None else f", {event.sample_index - fault} calls after the fault"
+        signals = "+".join(event.signals)
+        print(f"{event.operation} {event.kind} ({signals}) at call {event.sample_index}{after}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--replay", type=Path, help="a folder this script saved")
+    parser.add_argument("--settings", default="{}", help="DetectorSettings fields, as JSON")
     parser.add_argument("--steady", type=float, default=120.0)
     parser.add_argument("--slowed", type=float, default=40.0)
     parser.add_argument("--clients", type=int, default=2)
     args = parser.parse_args(argv)
     logging.getLogger("perfguard").setLevel(logging.ERROR)
+    if args.replay is not None:
+        print_replay(args.replay, DetectorSettings(**json.loads(args.settings)))
+        return 0
+    if args.out is None:
+        parser.error("--out DIR (or --replay DIR) is needed")
     events: list[DegradationEvent] = []
     tracker = RecordingTracker(autosave_interval=None, on_alert=events.append)
     run = serve_under_load(tracker, events, args.steady, args.slowed, args.clients)

@@ -125,3 +125,22 @@ def test_a_real_fastapi_service_is_recorded_route_by_route_and_replayed(tmp_path
         check=True, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert f"{len(labels)} traces" in scored.stdout
+
+
+def test_a_saved_service_run_is_replayed_through_one_tracker(tmp_path: Path) -> None:
+    """record_fastapi.py --replay: every route's calls through one tracker, in the order
+    they completed; an alert is named with its route and how long after the fault."""
+    rng = random.Random(4)
+    healthy = [rng.lognormvariate(-6.2, 0.2) for _ in range(3000)]
+    slowed = [rng.lognormvariate(-6.2, 0.2) * (3.0 if i >= 2000 else 1.0) for i in range(3000)]
+    step = {"index": 2000, "kind": "step", "end": None, "ramp": None}
+    _write_trace(tmp_path, "fastapi_get_users", healthy, {"change_points": []})
+    _write_trace(tmp_path, "fastapi_post_orders", slowed, {"change_points": [step]})
+    run = subprocess.run(
+        [sys.executable, str(BENCH / "record_fastapi.py"), "--replay", str(tmp_path)],
+        check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    (line,) = run.stdout.splitlines()
+    assert line.startswith("fastapi_post_orders degraded (latency) at call ")
+    after = int(line.split(", ")[1].split()[0])
+    assert 0 <= after < 200
