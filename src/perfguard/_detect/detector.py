@@ -185,7 +185,7 @@ class SustainedDetector:
                 self._follow_reference()
         if proposed:
             return self._decision_due(block_start + BLOCK_SIZE)
-        if self._schedule.next_block:  # no test over its threshold: back-offs end
+        if self._schedule.next_block or self._schedule.rise_limit:  # none firing: back-offs end
             self._schedule.clear()
         return False
 
@@ -221,10 +221,9 @@ class SustainedDetector:
         firing = frozenset(name for name, t in tests.items() if t.statistic > t.threshold)
         if self._schedule.backing_off(self._blocks_seen, firing):
             return False
-        short = min(
-            self._persistence[signal] - (next_sample - start)
-            for signal, start in signal_starts(tests).items()
-        )
+        ages = {signal: next_sample - start for signal, start in signal_starts(tests).items()}
+        # (none firing: the rise test fired as the proposal ended)
+        short = min((self._persistence[signal] - age for signal, age in ages.items()), default=1)
         if short > 0:  # every proposal too young to judge yet
             return False
         self._schedule.take(self._blocks_seen, next_sample, firing)

@@ -64,6 +64,10 @@ def test_live_frames_are_redrawn_with_fresh_figures(tmp_path: Path) -> None:
     assert "degraded" not in frames[0] and "degraded" in frames[1]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_top_in_a_pseudo_terminal_until_ctrl_c(tmp_path: Path) -> None:
     run_service(tmp_path / "b.json", FakeClock(), slow=True)
     controller, terminal = pty.openpty()
@@ -74,6 +78,9 @@ def test_top_in_a_pseudo_terminal_until_ctrl_c(tmp_path: Path) -> None:
         stderr=terminal,
         env=_subprocess_env(),
         close_fds=True,
+        # a job started in the background (nohup ... &) ignores SIGINT, and so would the
+        # child: Ctrl-C at a real terminal reaches a process that has the default handler
+        preexec_fn=_default_sigint,
     )
     os.close(terminal)
     seen = b""

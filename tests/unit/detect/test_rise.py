@@ -61,3 +61,21 @@ def test_the_rise_test_counts_above_the_rejected_median_and_waits_to_be_judged()
     schedule.judged(None)  # a look that judged no latency span arms no rise test
     schedule.rejected()
     assert schedule.rise_limit == 0.0 and schedule.risen(2000) == 0
+
+
+def test_the_rise_test_stops_with_the_proposal() -> None:
+    """Armed while the wander is rejected; set aside once it is over (no test over its
+    threshold), so it never counts against a median from long ago."""
+    rng = random.Random(9)
+    tracker = PerformanceTracker(
+        autosave_interval=None, detector_settings=DetectorSettings(min_effect_seconds=0.008)
+    )
+    for index in range(WANDER_AT + 3000 + 2000):
+        factor = 1.6 if WANDER_AT <= index < WANDER_AT + 3000 else 1.0
+        tracker.record("op", factor * rng.lognormvariate(-4.6, 0.2))
+        if index == WANDER_AT + 2999:
+            armed = tracker._registry.operations["op"]._lifecycle.detector
+            assert armed is not None and armed._schedule.rise_limit > 0.0  # the wander's median
+    assert tracker.state("op") == "ok"
+    detector = tracker._registry.operations["op"]._lifecycle.detector
+    assert detector is not None and detector._schedule.rise_limit == 0.0
