@@ -37,7 +37,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class Trace:
     changes: list[dict[str, object]]
     stable: bool
     measurable: bool  # the README's `check.ok`: the fault measurably changed the trace
+    starts: list[float] = field(default_factory=list)  # call starts, seconds (start_s)
 
 
 @dataclass
@@ -88,10 +89,12 @@ def load(folder: Path) -> list[Trace]:
         label = labels[name]
         values: list[float] = []
         successes: list[bool] = []
+        starts: list[float] = []
         with (folder / f"{name}.csv").open(newline="") as handle:
             for row in csv.DictReader(handle):
                 values.append(float(row["value"]))
                 successes.append(row["success"] == "1")
+                starts.append(float(row.get("start_s") or 0.0))
         traces.append(
             Trace(
                 name=name,
@@ -102,6 +105,7 @@ def load(folder: Path) -> list[Trace]:
                 changes=list(label["change_points"]),
                 stable=bool(label.get("stability", {}).get("stable", False)),
                 measurable=bool(label.get("check", {}).get("ok", True)),
+                starts=starts,
             )
         )
     return traces

@@ -23,7 +23,6 @@ run (decisions depend only on each operation's sample sequence), under any setti
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from fastapi_service import SLOWED, report, serve_under_load
 
 from perfguard import DegradationEvent, DetectorSettings, PerformanceTracker
+from realtrace import Trace, load
 from record_traces import Plan, label_of, write_trace
 
 
@@ -88,36 +88,34 @@ def save(tracker: RecordingTracker, slowed_from: int, out: Path) -> dict[str, An
     return labels
 
 
-def replay(folder: Path, settings: DetectorSettings) -> list[DegradationEvent]:
+def replay(traces: list[Trace], settings: DetectorSettings) -> list[DegradationEvent]:
     """All routes of a saved run through one tracker, calls in the order they completed."""
-    labels = json.loads((folder / "labels.json").read_text())["streams"]
-    calls: list[tuple[float, str, float, bool]] = []
-    for name in labels:
-        with (folder / f"{name}.csv").open() as handle:
-            for row in csv.DictReader(handle):
-                value = float(row["value"])
-                calls.append((float(row["start_s"]) + value, name, value, row["success"] == "1"))
+    calls = sorted(
+        (start + value, trace.name, value, success)
+        for trace in traces
+        for value, success, start in zip(trace.values, trace.successes, trace.starts, strict=True)
+    )
     events: list[DegradationEvent] = []
     tracker = PerformanceTracker(
         autosave_interval=None, on_alert=events.append, detector_settings=settings
     )
-    for _, name, value, success in sorted(calls):
+    for _, name, value, success in calls:
         tracker.record(name, value, success=success)
-    for name in labels:
-        tracker.state(name)  # the last calls are judged too
+    for trace in traces:
+        tracker.state(trace.name)  # the last calls are judged too
     tracker.close()
     return events
 
 
 def print_replay(folder: Path, settings: DetectorSettings) -> None:
     """One line an alert of the replay, and how long after its route's fault it came."""
-    labels = json.loads((folder / "labels.json").read_text())["streams"]
+    traces = load(folder)
     faults = {
-        name: label["change_points"][0]["index"]
-        for name, label in labels.items()
-        if label["change_points"]
+        trace.name: int(trace.changes[0]["index"])  # type: ignore[call-overload]
+        for trace in traces
+        if trace.changes
     }
-    for event in replay(folder, settings):
+    for event in replay(traces, settings):
         fault = faults.get(event.operation)
         after = "" if fault is None else f", {event.sample_index - fault} calls after the fault"
         signals = "+".join(event.signals)

@@ -134,8 +134,9 @@ def test_a_saved_service_run_is_replayed_through_one_tracker(tmp_path: Path) -> 
     healthy = [rng.lognormvariate(-6.2, 0.2) for _ in range(3000)]
     slowed = [rng.lognormvariate(-6.2, 0.2) * (3.0 if i >= 2000 else 1.0) for i in range(3000)]
     step = {"index": 2000, "kind": "step", "end": None, "ramp": None}
-    _write_trace(tmp_path, "fastapi_get_users", healthy, {"change_points": []})
-    _write_trace(tmp_path, "fastapi_post_orders", slowed, {"change_points": [step]})
+    route = {"kind": "fastapi", "family": "healthy", "change_points": []}
+    _write_trace(tmp_path, "fastapi_get_users", healthy, route)
+    _write_trace(tmp_path, "fastapi_post_orders", slowed, {**route, "change_points": [step]})
     run = subprocess.run(
         [sys.executable, str(BENCH / "record_fastapi.py"), "--replay", str(tmp_path)],
         check=True, capture_output=True, text=True, timeout=120,

@@ -221,9 +221,8 @@ class SustainedDetector:
         firing = frozenset(name for name, t in tests.items() if t.statistic > t.threshold)
         if self._schedule.backing_off(self._blocks_seen, firing):
             return False
-        ages = {signal: next_sample - start for signal, start in signal_starts(tests).items()}
-        # (none firing: the rise test fired as the proposal ended)
-        short = min((self._persistence[signal] - age for signal, age in ages.items()), default=1)
+        starts = signal_starts(tests).items()  # none: the rise test fired as the proposal ended
+        short = min((self._persistence[sig] - (next_sample - at) for sig, at in starts), default=1)
         if short > 0:  # every proposal too young to judge yet
             return False
         self._schedule.take(self._blocks_seen, next_sample, firing)
