@@ -10,10 +10,19 @@ class BinomialCusum:
 
     `started_at` is the first sample of the block in which the statistic last left
     zero: the test's estimate of the change point. `cap` bounds the statistic (see
-    proposing.py): evidence beyond it is not kept.
+    proposing.py): evidence beyond it is not kept. `hits_seen`: the hits fed per block
+    since a reader last took them (tail_calibration.py).
     """
 
-    __slots__ = ("cap", "hit_weight", "miss_weight", "started_at", "statistic", "threshold")
+    __slots__ = (
+        "cap",
+        "hit_weight",
+        "hits_seen",
+        "miss_weight",
+        "started_at",
+        "statistic",
+        "threshold",
+    )
 
     def __init__(self, p0: float, p1: float, threshold: float, cap: float = math.inf) -> None:
         self.hit_weight = math.log(p1 / p0)
@@ -22,6 +31,7 @@ class BinomialCusum:
         self.cap = cap
         self.statistic = 0.0
         self.started_at = 0
+        self.hits_seen = 0
 
     def update(self, hits: int, trials: int, block_start: int, floor: float = -math.inf) -> bool:
         """Add one block (its log-likelihood ratio no lower than `floor`); True when the
@@ -35,3 +45,4 @@ class BinomialCusum:
 
     def reset(self) -> None:
         self.statistic = 0.0
+        self.hits_seen = 0

@@ -47,17 +47,18 @@ from .proposing import (
     family_z,
     far_rate,
     feed,
+    learn_healthy,
     limits_of,
     open_tests,
     persistence_of,
     proposing_tests,
     signal_starts,
-    track_reference,
 )
 from .recovery import Recovery
 from .reference import KEEP_MEDIANS, TRACK_EVERY, Reference
 from .schedule import DecisionSchedule
 from .settings import BLOCK_SIZE, DetectorSettings
+from .tail_calibration import TailCalibration
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class SustainedDetector:
         self._recovery_due = False  # while degraded: the decision due is a recovery
         self._unwatched: tuple[Signal, ...] = ()  # while degraded: signals not proposing
         self._noise = learned_noise(baseline, recent_encoded)
+        self._calibration = TailCalibration(baseline, self._ranked[1][:2])  # tail limits' shares
         self._recovery: Recovery | None = None  # while degraded
         self._escalation: Escalation | None = None  # while degraded for latency
         self._escalation_due = False  # while degraded: the decision due is an escalation
@@ -166,10 +168,10 @@ class SustainedDetector:
             if len(medians) > KEEP_MEDIANS:
                 del medians[: len(medians) - KEEP_MEDIANS]
             proposed = feed(self._limits, sorted_successes, block_start)
+            self._calibration.successes += n_ok
             if self._schedule.rise_limit and self._schedule.rising(sorted_successes, block_start):
                 proposed = True  # a step on top of a rejected wander: judged now
-            noise = self._noise
-            gate = self._gate
+            noise, gate = self._noise, self._gate
             if self._latency.statistic > gate or self._jump.statistic > gate:
                 noise.hold(median)
             elif noise.held:
@@ -179,10 +181,10 @@ class SustainedDetector:
         errors = self._errors
         if (failures or errors.statistic) and errors.update(failures, n_ok + failures, block_start):
             proposed = True
-        if self._blocks_seen % TRACK_EVERY == 0:
-            self._noise.learn_quiet(self._reference.p50)
-            if track_reference(self._reference, self._tests.values(), self._gate, self.settings):
-                self._follow_reference()
+        if self._blocks_seen % TRACK_EVERY == 0 and learn_healthy(
+            self._reference, self._noise, self._calibration, self._tests, self.settings, proposed
+        ):
+            self._follow_reference()
         if proposed:
             return self._decision_due(block_start + BLOCK_SIZE)
         if self._schedule.next_block or self._schedule.rise_limit:  # none firing: back-offs end
@@ -317,6 +319,7 @@ class SustainedDetector:
             return None
         start = min(starts[signal] for signal in confirmed)
         self._noise.discard()
+        self._calibration.discard()
         worsened = bool(self.degraded_signals)  # the episode's signals come first
         self.degraded_signals = signals = self.degraded_signals + tuple(confirmed)
         # a latency episode moves the tail with it: only a new kind of trouble worsens it
@@ -355,8 +358,7 @@ class SustainedDetector:
         start = escalation.test.started_at  # the escalation's change point
         escalation.restart(current["p50"])
         evidence = escalated_evidence(self.episode_start, level, ratio)
-        effect = ratio_of(current["p50"], self._reference.p50)
-        signals = self.degraded_signals
+        effect, signals = ratio_of(current["p50"], self._reference.p50), self.degraded_signals
         return Verdict("degraded", signals, current, effect, evidence, start, worsened=True)
 
     def _recover(self, current: dict[str, float]) -> Verdict:
@@ -371,6 +373,7 @@ class SustainedDetector:
         self._recovery = self._escalation = None
         for test in self._tests.values():
             test.reset()
+        self._calibration.discard()
         # back-offs earned by the watched signals during the episode end with it
         self._schedule.clear()
         return verdict

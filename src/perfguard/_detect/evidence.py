@@ -28,6 +28,8 @@ def evidence_of(
         "threshold": tests["latency"].threshold,
         "fired": [name for name, t in tests.items() if t.statistic > t.threshold],
         "reference_scale": round(reference.scale, 4),
+        # the p95's and p99's calibration to the healthy share (tail_calibration.py)
+        "tail_factors": [round(factor, 4) for factor in reference.tail_factors],
         "level_sd": round(noise.sd, 4),  # of log(block median / reference p50)
         "level_rho": round(noise.rho, 3),
         # spread of the healthy mean level over spans of 64 ... 512 calls (batch means)

@@ -11,8 +11,10 @@ from statistics import NormalDist
 from .._baseline import Baseline
 from .._events import Signal
 from .cusum import BinomialCusum
+from .noise import LevelNoise
 from .reference import Reference
 from .settings import DetectorSettings
+from .tail_calibration import TailCalibration
 
 SIGNAL_OF: dict[str, Signal] = {
     "latency": "latency",
@@ -133,6 +135,25 @@ def track_reference(
     return reference.scale != scale
 
 
+def learn_healthy(
+    reference: Reference,
+    noise: LevelNoise,
+    calibration: TailCalibration,
+    tests: dict[str, BinomialCusum],
+    settings: DetectorSettings,
+    proposing: bool,
+) -> bool:
+    """What the detector learns every few blocks while ok: the level noise from the
+    quiet blocks, the reference's level, and the tail limits' calibration
+    (tail_calibration.py; `proposing`: a test is over its threshold). True when the
+    reference moved."""
+    noise.learn_quiet(reference.p50)
+    gate = tests["latency"].threshold * settings.track_gate  # the detector's
+    moved = track_reference(reference, tests.values(), gate, settings)
+    level_moving = tests["latency"].statistic > gate or tests["latency_jump"].statistic > gate
+    return calibration.update(reference, proposing, level_moving) or moved
+
+
 def backoff_blocks(rejections: int) -> int:
     """Blocks until a rejected proposal is re-examined: 2, 4, 6 ... 24, then 32, 64, 128
     and 256. A test that keeps firing without an effect (coarse clocks, quantized
@@ -165,6 +186,7 @@ def feed(
     for test, limit in limits:
         if top > limit:
             hits = n_ok - bisect_right(sorted_successes, limit)
+            test.hits_seen += hits
         elif test.statistic:
             hits = 0
         else:

@@ -19,9 +19,19 @@ _LAG_NEAR, _LAG_FAR = 8, 24  # the lagged level: block medians 8..24 blocks ago
 
 
 class Reference:
-    """Reference quantiles p50/p95/p99 = baseline x the tracked level `scale`."""
+    """Reference quantiles p50/p95/p99 = baseline x the tracked level `scale` (the tails
+    also x their calibration, tail_calibration.py)."""
 
-    __slots__ = ("_anchor_level", "baseline", "block_medians", "p50", "p95", "p99", "scale")
+    __slots__ = (
+        "_anchor_level",
+        "baseline",
+        "block_medians",
+        "p50",
+        "p95",
+        "p99",
+        "scale",
+        "tail_factors",
+    )
 
     def __init__(self, baseline: Baseline, recent_encoded: list[float] | None) -> None:
         self.baseline = baseline
@@ -29,6 +39,7 @@ class Reference:
         self.p50 = baseline.p50
         self.p95 = baseline.p95
         self.p99 = baseline.p99
+        self.tail_factors = [1.0, 1.0]  # p95's and p99's, set by TailCalibration
         # The anchor is the level of the samples the baseline was learned from; the
         # reference starts where the level stands now, so a baseline learned across a
         # daily cycle does not start out offset from the present.
@@ -62,12 +73,17 @@ class Reference:
         scale = min(max(target, self.scale / (1.0 + step)), self.scale * (1.0 + step))
         if scale != self.scale:
             self.scale = scale
-            base = self.baseline
-            # Tails follow the level up (a daily peak) but never below what was learned:
-            # a low tail threshold turns ordinary slow calls into evidence.
-            self.p50 = base.p50 * scale
-            self.p95 = base.p95 * max(1.0, scale)
-            self.p99 = base.p99 * max(1.0, scale)
+            self.settle()
+
+    def settle(self) -> None:
+        """The quantiles from the baseline, the level and the tail factors. Tails follow
+        the level up (a daily peak) but never below what was learned: a low tail
+        threshold turns ordinary slow calls into evidence."""
+        base, scale = self.baseline, self.scale
+        self.p50 = base.p50 * scale
+        tail = max(1.0, scale)
+        self.p95 = base.p95 * tail * self.tail_factors[0]
+        self.p99 = base.p99 * tail * self.tail_factors[1]
 
 
 def block_medians(encoded: list[float], *, middle: bool = False) -> list[float]:
