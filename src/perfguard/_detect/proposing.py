@@ -145,13 +145,12 @@ def learn_healthy(
 ) -> bool:
     """What the detector learns every few blocks while ok: the level noise from the
     quiet blocks, the reference's level, and the tail limits' calibration
-    (tail_calibration.py; `proposing`: a test is over its threshold). True when the
-    reference moved."""
+    (tail_calibration.py; `proposing`: a test is over its threshold; the level is
+    moving while the noise holds its blocks back). True when the reference moved."""
     noise.learn_quiet(reference.p50)
     gate = tests["latency"].threshold * settings.track_gate  # the detector's
     moved = track_reference(reference, tests.values(), gate, settings)
-    level_moving = tests["latency"].statistic > gate or tests["latency_jump"].statistic > gate
-    return calibration.update(reference, proposing, level_moving) or moved
+    return calibration.update(reference, proposing, bool(noise.held)) or moved
 
 
 def backoff_blocks(rejections: int) -> int:
