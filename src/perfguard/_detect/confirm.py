@@ -58,9 +58,27 @@ def _latency_effect(
     least = p50 + (settings.min_effect_seconds or 0.0)
     if current["p50"] < least or trimmed_p50 < least:
         return None
-    if ratio >= floor and ratio_of(trimmed_p50, p50) >= floor:
+    if ratio >= floor and ratio_of(trimmed_p50, p50) >= floor and _still_slow(span, p50, settings):
         return ratio
     return None
+
+
+def _still_slow(span: list[float], p50: float, settings: DetectorSettings) -> bool:
+    """Whether the span's latest calls are still slow: a wander that was over before it
+    could be judged (most false alerts on recorded real traces) is not reported."""
+    last = settings.still_slow_samples
+    if len(span) <= last:
+        return True
+    return ratio_of(quantile_of(span[-last:], 0.5), p50) >= settings.still_slow_floor
+
+
+def _still_heavy(span: list[float], p95: float, p99: float, settings: DetectorSettings) -> bool:
+    """Whether the span's latest calls still carry a heavier tail than healthy ones."""
+    last = settings.still_heavy_samples
+    if len(span) <= last:
+        return True
+    share, latest = settings.still_heavy_share, span[-last:]
+    return share_above(latest, p95) >= share or share_above(latest, p99) >= share / 3
 
 
 def latency_rule(calls: int, settings: DetectorSettings) -> tuple[float, int]:
@@ -116,7 +134,7 @@ def _tail_effect(
     far_floor = max(settings.far_tail_effect * far_rate, settings.far_tail_floor)
     far_trimmed = without_densest_run(without_densest_run(span, far, burst), far, burst)
     farther = share_above(span, far) >= far_floor and share_above(far_trimmed, far) >= far_floor
-    if wider or heavier or farther:
+    if (wider or heavier or farther) and _still_heavy(span, p95, p99, settings):
         return max(ratio, ratio_of(current["p99"], p99))
     return None
 

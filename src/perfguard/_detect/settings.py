@@ -38,6 +38,14 @@ class DetectorSettings:
     far_tail_floor: float = 0.002  # the healthy far-tail share is taken as at least this
     far_tail_ratio: float = 5.0  # the far-tail test is tuned for this x the healthy share
     far_tail_effect: float = 3.0  # a far-tail alert needs this x the healthy share
+    # an alert needs its change to be still on at the end of its span: the last
+    # still_slow_samples calls' p50 at least still_slow_floor x the reference p50, the last
+    # still_heavy_samples calls' share above the p95 at least still_heavy_share (or a
+    # third of it above the p99); a wander over before it is judged is not reported
+    still_slow_samples: int = 32
+    still_slow_floor: float = 1.2
+    still_heavy_samples: int = 128
+    still_heavy_share: float = 0.08
     error_floor: float = 0.02  # minimum absolute error-rate increase to report errors
     min_persistence: int = 96  # samples a latency effect must last
     # ... unless it is this large (p50 ratio, trimmed too): then it is judged after
@@ -104,6 +112,7 @@ _OPEN_INTERVALS = (
     ("tail_rate", 0.05, 1.0),
     ("extreme_rate", 0.01, 1.0),
     ("track_while_proposing", -1e-12, 1.0 + 1e-12),
+    ("still_heavy_share", 0.0, 1.0),
 )
 _AT_LEAST_ONE = (
     "recovery_tolerance",
@@ -112,6 +121,7 @@ _AT_LEAST_ONE = (
     "far_tail_factor",
     "far_tail_ratio",
     "far_tail_effect",
+    "still_slow_floor",
 )
 _POSITIVE = (
     "threshold",
@@ -141,6 +151,8 @@ _COUNTS = (
     "max_span",
     "recovery_min_samples",
     "reopen_within",
+    "still_slow_samples",
+    "still_heavy_samples",
 )
 
 
