@@ -84,4 +84,4 @@ def test_a_heavier_tail_that_holds_is_confirmed(seed: int) -> None:
 )
 def test_bad_settings_name_the_field(field: str, value: float) -> None:
     with pytest.raises(ConfigurationError, match=field):
-        DetectorSettings(**{field: value})
+        DetectorSettings(**{field: value})  # type: ignore[arg-type]
