@@ -12,9 +12,10 @@ request to a local http.server over one keep-alive connection, or pure-Python JS
 work. At a seeded call index a fault starts for real: the index is dropped, a second
 round trip is added, a background client makes the server sleep, writes hit the
 memory limit, AOF fsync is switched on, the handler renders more, a thread rebuilds a
-cyclic cache (GC and GIL), a GIL-bound thread burns CPU, the payload grows. Healthy
-traces have no fault. Clients wait an exponential think time between calls, as a
-service's callers do.
+cyclic cache (GC and GIL), a GIL-bound thread burns CPU, the payload grows, a batch
+job shares the SQLite connection, a neighbour holds Redis for 5-10 ms at a time, 5 % of
+requests miss their cache. Healthy traces have no fault. Clients wait an exponential
+think time between calls, as a service's callers do.
 
 Labels follow the shared set's README: `kind`, `family`, `params`,
 `change_points` (index, kind, end, ramp, before, after), `check.ok` (the fault moved
@@ -90,8 +91,30 @@ def sqlite_lookup(rng: random.Random, fault: str | None) -> Workload:
     def rebuild() -> None:
         db.execute("CREATE INDEX by_code ON items (code)")
 
-    faults = {None: Fault(), "noindex": Fault(on=drop, off=rebuild)}
-    return Workload(call, faults[fault], think_ms=0.1, close=db.close)
+    stop = threading.Event()
+
+    def writer() -> None:
+        # a batch job sharing the connection: each batch holds its mutex for ~1-3 ms
+        local = random.Random(rng.random())
+        while not stop.wait(local.expovariate(1 / 0.03)):
+            first = local.randrange(rows - 800)
+            batch = "UPDATE items SET body = body WHERE id BETWEEN ? AND ?"
+            db.execute(batch, (first, first + 800))
+
+    def start_writer() -> None:
+        threading.Thread(target=writer, daemon=True).start()
+
+    def close() -> None:
+        stop.set()
+        time.sleep(0.05)  # let the writer's last batch finish before the connection goes
+        db.close()
+
+    faults = {
+        None: Fault(),
+        "noindex": Fault(on=drop, off=rebuild),
+        "writer": Fault(on=start_writer, off=stop.set),
+    }
+    return Workload(call, faults[fault], think_ms=0.1, close=close)
 
 
 @contextmanager
@@ -137,6 +160,18 @@ def redis_ops(rng: random.Random, fault: str | None, port: int) -> Workload:
     def start_sleeper() -> None:
         threading.Thread(target=sleeper, daemon=True).start()
 
+    def busy_neighbour() -> None:
+        # a neighbour whose commands hold the server for 5-10 ms, ~15 times a second (a
+        # closed-loop caller meets one stall at a time, a few % of its calls wait)
+        other = redis.Redis(port=port)
+        local = random.Random(rng.random())
+        while not stop.wait(local.expovariate(1 / 0.06)):
+            other.execute_command("DEBUG", "SLEEP", f"{local.uniform(0.005, 0.010):.4f}")
+        other.close()
+
+    def start_neighbour() -> None:
+        threading.Thread(target=busy_neighbour, daemon=True).start()
+
     def oom() -> None:
         used = int(client.info("memory")["used_memory"])
         client.config_set("maxmemory-policy", "noeviction")
@@ -150,6 +185,7 @@ def redis_ops(rng: random.Random, fault: str | None, port: int) -> Workload:
         None: Fault(),
         "extra_rtt": Fault(on=lambda: state.update(extra=True)),
         "debug_sleep": Fault(on=start_sleeper, off=stop.set),
+        "busy_neighbour": Fault(on=start_neighbour, off=stop.set),
         "oom": Fault(on=oom),
         "aof": Fault(on=aof),
     }
@@ -162,8 +198,9 @@ def redis_ops(rng: random.Random, fault: str | None, port: int) -> Workload:
 
 
 def http_render(rng: random.Random, fault: str | None) -> Workload:
-    settings = {"items": 20, "error_share": 0.0}
+    settings = {"items": 20, "error_share": 0.0, "miss_share": 0.0}
     failing = random.Random(rng.random())
+    missing = random.Random(rng.random())
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -176,10 +213,10 @@ def http_render(rng: random.Random, fault: str | None) -> Workload:
             if failing.random() < settings["error_share"]:
                 body, status = b'{"error": "upstream"}', 503
             else:
-                records = [
-                    {"id": i, "name": f"n{i}", "tags": ["a", "b"]}
-                    for i in range(int(settings["items"]))
-                ]
+                items = int(settings["items"])
+                if missing.random() < settings["miss_share"]:
+                    items *= 100  # a cache miss: the page is built from scratch
+                records = [{"id": i, "name": f"n{i}", "tags": ["a", "b"]} for i in range(items)]
                 body, status = json.dumps({"records": records}).encode(), 200
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
@@ -222,6 +259,7 @@ def http_render(rng: random.Random, fault: str | None) -> Workload:
         "slow_handler": Fault(on=lambda: settings.update(items=35)),
         "refresher": Fault(on=start_refresher, off=stop.set),
         "errors": Fault(on=lambda: settings.update(error_share=0.08)),
+        "cache_misses": Fault(on=lambda: settings.update(miss_share=0.05)),
     }
 
     def close() -> None:
@@ -277,14 +315,17 @@ PLANS = [
     Plan("sqlite_healthy", "sqlite", "healthy", None),
     Plan("sqlite_step_noindex", "sqlite", "step", "noindex"),
     Plan("sqlite_recovery_index", "sqlite", "recovery", "noindex", recovery=True),
+    Plan("sqlite_tail_writer", "sqlite", "tail", "writer"),
     Plan("redis_healthy", "redis", "healthy", None),
     Plan("redis_step_extra_rtt", "redis", "step", "extra_rtt"),
     Plan("redis_tail_debug_sleep", "redis", "tail", "debug_sleep"),
+    Plan("redis_tail_busy_neighbour", "redis", "tail", "busy_neighbour"),
     Plan("redis_errors_oom", "redis", "errors", "oom"),
     Plan("redis_variance_aof", "redis", "variance", "aof"),
     Plan("http_healthy", "http", "healthy", None),
     Plan("http_step_slow_handler", "http", "step", "slow_handler"),
     Plan("http_tail_refresher", "http", "tail", "refresher"),
+    Plan("http_tail_cache_misses", "http", "tail", "cache_misses"),
     Plan("http_errors_503", "http", "errors", "errors"),
     Plan("cpu_healthy", "cpu", "healthy", None),
     Plan("cpu_step_payload", "cpu", "step", "payload_step"),

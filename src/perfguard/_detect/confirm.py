@@ -72,13 +72,17 @@ def _still_slow(span: list[float], p50: float, settings: DetectorSettings) -> bo
     return ratio_of(quantile_of(span[-last:], 0.5), p50) >= settings.still_slow_floor
 
 
-def _still_heavy(span: list[float], p95: float, p99: float, settings: DetectorSettings) -> bool:
-    """Whether the span's latest calls still carry a heavier tail than healthy ones."""
+def _still_heavy(
+    span: list[float], settings: DetectorSettings, *floors: tuple[float, float]
+) -> bool:
+    """Whether the span's latest calls still carry a heavier tail than healthy ones: for
+    one of the `floors` (a limit, the share of calls above it that is heavier), that
+    share of the last `still_heavy_samples` calls is above its limit."""
     last = settings.still_heavy_samples
     if len(span) <= last:
         return True
-    share, latest = settings.still_heavy_share, span[-last:]
-    return share_above(latest, p95) >= share or share_above(latest, p99) >= share / 3
+    latest = span[-last:]
+    return any(share_above(latest, limit) >= share for limit, share in floors)
 
 
 def latency_rule(calls: int, settings: DetectorSettings) -> tuple[float, int]:
@@ -134,7 +138,10 @@ def _tail_effect(
     far_floor = max(settings.far_tail_effect * far_rate, settings.far_tail_floor)
     far_trimmed = without_densest_run(without_densest_run(span, far, burst), far, burst)
     farther = share_above(span, far) >= far_floor and share_above(far_trimmed, far) >= far_floor
-    if (wider or heavier or farther) and _still_heavy(span, p95, p99, settings):
+    if not (wider or heavier or farther):
+        return None
+    share = settings.still_heavy_share  # the far tail: as heavy as it was judged on
+    if _still_heavy(span, settings, (p95, share), (p99, share / 3), (far, far_floor)):
         return max(ratio, ratio_of(current["p99"], p99))
     return None
 

@@ -10,7 +10,7 @@ import pytest
 
 from perfguard import ConfigurationError, DetectorSettings
 from perfguard._baseline import Baseline
-from perfguard._detect.confirm import current_figures, effect_ratio
+from perfguard._detect.confirm import current_figures, effect_ratio, share_above
 from perfguard._detect.reference import Reference
 
 SETTINGS = DetectorSettings()
@@ -71,6 +71,41 @@ def test_a_heavier_tail_over_before_it_is_judged_is_not_confirmed(seed: int) -> 
 def test_a_heavier_tail_that_holds_is_confirmed(seed: int) -> None:
     reference = _reference(seed)
     assert _tail(_with_slow_tail(seed, 400, 0.2, reference), reference, SETTINGS) is not None
+
+
+def _far(span: list[float], reference: Reference, settings: DetectorSettings) -> float | None:
+    # an operation whose healthy calls go beyond 3x the p99 once in 1,000
+    figures = current_figures(span)
+    return effect_ratio("tail", span, figures, reference, 0.002, settings, far_rate=0.001)
+
+
+def _with_far_tail(seed: int, count: int, reference: Reference) -> list[float]:
+    """Healthy calls, and one in 100 beyond 5x the p99 (ten times the healthy far share)."""
+    calls = _calls(seed + 200, count, 1.0)
+    for index in range(50, count, 100):
+        calls[index] = reference.p99 * 6.0
+    return calls
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4])  # (seed 2's healthy calls pass the p95 floor)
+def test_a_far_tail_that_holds_is_still_heavy(seed: int) -> None:
+    reference = _reference(seed)
+    span = _with_far_tail(seed, 700, reference)
+    latest = span[-SETTINGS.still_heavy_samples :]
+    share = SETTINGS.still_heavy_share
+    # too few of the latest calls above the p95 or the p99 for those floors alone ...
+    assert share_above(latest, reference.p95) < share
+    assert share_above(latest, reference.p99) < share / 3
+    # ... but the far tail is as heavy as when the far-tail test judged it
+    assert _far(span, reference, SETTINGS) is not None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_far_tail_that_ended_is_not_confirmed(seed: int) -> None:
+    reference = _reference(seed)
+    span = _with_far_tail(seed, 600, reference) + _calls(seed + 40, 200, 1.0)
+    assert _far(span, reference, SETTINGS) is None
+    assert _far(span, reference, DetectorSettings(still_heavy_share=1e-9)) is not None
 
 
 @pytest.mark.parametrize(
