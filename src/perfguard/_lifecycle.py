@@ -11,12 +11,14 @@ update rule, and the detector armed on the current baseline (docs/detection.md).
 
 Warm-up: a young baseline arms the detector (or becomes mature) only once its samples
 are steady: the older and newer half of the window agree on the p50 within
-`STEADY_P50` (not on the p95: a heavy tail's p95 differs by 3-6x between healthy
-halves, and operations refused for it stayed blind for ~3,000 calls). Until then it is
-re-learned every half window, so the first calls of a process (cold caches, JIT,
-connection set-up) are dropped from the window before the detector trusts it. After
-`SETTLING_LOOKS` such looks the level is taken as it is (a service that never settles
-is still watched).
+`STEADY_P50`, and its oldest eighth agrees with the newer half within `STEADY_HEAD_P50`
+(a warm-up of a hundred-odd calls barely moves a half's p50, but in the level noise it
+read as a wide wander and hid later steps). Not on the p95: a heavy tail's p95 differs
+by 3-6x between healthy halves, and operations refused for it stayed blind for ~3,000
+calls. Until then it is re-learned every half window, so the first calls of a process
+(cold caches, JIT, connection set-up) are dropped from the window before the detector
+trusts it. After `SETTLING_LOOKS` such looks the level is taken as it is (a service
+that never settles is still watched).
 Meanwhile a detector tests the error rate alone: failures do not warm up.
 """
 
@@ -34,6 +36,9 @@ from ._quantiles import quantile
 from ._window import RollingWindow
 
 STEADY_P50 = 1.2  # halves of a window whose p50s differ more are still settling
+# ... or whose oldest eighth's p50 differs this much from the newer half's (a warm-up of
+# a hundred-odd calls moves a half's p50 too little to be seen)
+STEADY_HEAD_P50 = 1.5
 SETTLING_LOOKS = 4  # unsteady looks before the level is taken as it is
 
 
@@ -217,7 +222,8 @@ class BaselineLifecycle:
         half = len(successful) // 2
         older = quantile(sorted(successful[:half]), 0.5)
         newer = quantile(sorted(successful[half:]), 0.5)
-        if older > 0.0 and newer > 0.0 and max(older, newer) > STEADY_P50 * min(older, newer):
+        head = quantile(sorted(successful[: len(successful) // 8]), 0.5)
+        if _apart(older, newer, STEADY_P50) or _apart(head, newer, STEADY_HEAD_P50):
             self._unsteady_looks += 1
             return True
         return False
@@ -244,3 +250,8 @@ class BaselineLifecycle:
         )
         self.adopt(baseline, mature=True, at_sample=sample_count, recent=window.encoded())
         return baseline
+
+
+def _apart(first: float, second: float, ratio: float) -> bool:
+    """Whether two positive p50s differ by more than `ratio` either way."""
+    return first > 0.0 and second > 0.0 and max(first, second) > ratio * min(first, second)
