@@ -9,6 +9,7 @@ and reach a minimum size (`latency_floor`, `tail_floor`, `tail_share_floor`,
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from itertools import accumulate
 from operator import sub
 
@@ -98,21 +99,36 @@ def latency_rule(calls: int, settings: DetectorSettings) -> tuple[float, int]:
 def tail_moves_with_level(
     signal: Signal, starts: dict[Signal, int], confirmed: list[Signal], decision_at: int
 ) -> bool:
-    """Whether `signal` is a proposed tail change that is the tail of a level move not
+    """Whether `signal` is a proposed tail change that moves with a level move not
     confirmed: the latency tests fire too (a change point in `starts`), their shift is
     not among those `confirmed` so far, and the tail has moved for at least half as long
-    as the level.
+    as the level. Such a tail is judged against `stricter_tail` floors.
 
     Why: real wander (a neighbour, GC, a busy host) stretches the tail more than it moves
     the median, and the tail limits follow the current median only in proportion, so a
     level move called wander would otherwise come back as a tail alert; on recorded real
     traces these were most of the false alerts. A tail that begins long after the level
-    started moving (a daily cycle, a slow proposal) is a change of its own and is judged.
+    started moving (a daily cycle, a slow proposal) is a change of its own and is judged
+    as any other.
     """
     level_start = starts.get("latency")
     if signal != "tail" or level_start is None or "latency" in confirmed:
         return False
     return decision_at - level_start <= 2 * (decision_at - starts["tail"])
+
+
+def stricter_tail(settings: DetectorSettings) -> DetectorSettings:
+    """The settings a tail moving with an unconfirmed level is judged by: its effect
+    floors (p95 ratio, share above the p99, far-tail share) `tail_with_level` x the
+    usual. Wander stretches the tail, but not to twice what a tail alert needs: a fault
+    that slows a few percent of calls 10x while the level wanders is still reported."""
+    factor = settings.tail_with_level
+    return replace(
+        settings,
+        tail_floor=settings.tail_floor * factor,
+        tail_share_floor=settings.tail_share_floor * factor,
+        far_tail_effect=settings.far_tail_effect * factor,
+    )
 
 
 def _tail_effect(

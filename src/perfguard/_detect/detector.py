@@ -31,6 +31,7 @@ from .confirm import (
     effect_ratio,
     ratio_of,
     spans_to_judge,
+    stricter_tail,
     tail_moves_with_level,
 )
 from .cusum import BinomialCusum
@@ -129,6 +130,7 @@ class SustainedDetector:
         self._degraded_until = 0  # the end of the last block seen while degraded
         self._schedule = DecisionSchedule(s, self._latency.threshold)
         self._persistence = persistence_of(s)  # how old a proposal must be to be judged
+        self._with_level = stricter_tail(s)  # the settings a tail moving with the level meets
         self._judged_young = False  # the last confirmation judged a young latency span
 
     def remember_episodes_of(self, previous: SustainedDetector) -> None:
@@ -280,17 +282,16 @@ class SustainedDetector:
             if start < self.episode_start and self.degraded_signals:
                 continue  # evidence older than the open episode: part of it, not new
             whole = recent[-(decision_at - start) :] if start < decision_at else []
-            too_young = len(whole) < self._persistence[signal]
-            if too_young or tail_moves_with_level(signal, starts, confirmed, decision_at):
-                continue  # (a tail moving with an unconfirmed level is its wander)
-            if signal == "latency" and len(whole) < s.min_persistence:
-                self._judged_young = True
+            if len(whole) < self._persistence[signal]:
+                continue  # too young to judge
+            moves = tail_moves_with_level(signal, starts, confirmed, decision_at)
+            judged_by = self._with_level if moves else s  # stricter tail floors: confirm.py
+            self._judged_young |= signal == "latency" and len(whole) < s.min_persistence
             risen = self._schedule.risen(decision_at)
             for span in spans_to_judge(signal, whole, self._reference.p50, s, self._latency, risen):
                 start = starts[signal] if span is whole else decision_at - len(span)
-                if start not in figures_by_start:
-                    figures_by_start[start] = current_figures(span)
-                current = figures_by_start[start]
+                current = figures_by_start.get(start) or current_figures(span)
+                figures_by_start[start] = current
                 self._noise.learn_quiet(self._reference.p50)
                 level_floor = math.exp(self._noise.upper(len(span) / BLOCK_SIZE, self._noise_z))
                 if self.recovered_at >= 0 and start - self.recovered_at < s.reopen_within:
@@ -302,7 +303,7 @@ class SustainedDetector:
                     current,
                     self._reference,
                     self._reference_error,
-                    s,
+                    judged_by,
                     level_floor,
                     self.far_rate,
                 )

@@ -38,6 +38,8 @@ class DetectorSettings:
     far_tail_floor: float = 0.002  # the healthy far-tail share is taken as at least this
     far_tail_ratio: float = 5.0  # the far-tail test is tuned for this x the healthy share
     far_tail_effect: float = 3.0  # a far-tail alert needs this x the healthy share
+    # a tail moving with a level move not confirmed (wander) needs this x the tail floors
+    tail_with_level: float = 2.0
     # an alert needs its change to be still on at the end of its span: the last
     # still_slow_samples calls' p50 at least still_slow_floor x the reference p50, the last
     # still_heavy_samples calls' share above the p95 at least still_heavy_share (or a
@@ -121,6 +123,7 @@ _AT_LEAST_ONE = (
     "far_tail_factor",
     "far_tail_ratio",
     "far_tail_effect",
+    "tail_with_level",
     "still_slow_floor",
 )
 _POSITIVE = (

@@ -68,3 +68,34 @@ def test_a_tail_fault_under_the_same_wander_is_still_reported() -> None:
     alerts = _alerts(calls)
     assert alerts and alerts[0].signals == ("tail",)
     assert 12_000 <= alerts[0].sample_index < 12_000 + 500
+
+
+def _cache_misses_in_wander(rng: random.Random, fault_at: int, count: int) -> list[float]:
+    """A service whose level wanders by 1.25x for 600 of every 1,500 calls (learned as
+    its own noise: the latency tests fire and are turned down); from `fault_at`, the
+    start of such a wander, 5 % of calls at random take 10x (cache misses), the
+    median where it was."""
+    calls = []
+    for index in range(count):
+        value = 0.001 * math.exp(0.1 * rng.gauss(0.0, 1.0))
+        if index % 1500 >= 900:
+            value *= 1.25
+        if index >= fault_at and rng.random() < 0.05:
+            value *= 10.0
+        calls.append(value)
+    return calls
+
+
+def test_a_heavy_tail_fault_that_begins_with_a_wander_is_reported() -> None:
+    """A tail moving with a level judged wander is judged against twice the tail
+    floors (stricter_tail), not set aside: a fault that makes 5 % of calls 10x slower
+    as a wander begins is reported within 500 calls (on recorded real traces such a
+    fault, HTTP cache misses, was missed on 4 of 11 recordings, 3 of them so). Seeds
+    whose first wander, right after arming, is learned as noise (on others that first
+    wander is reported, and every later one reopens its episode)."""
+    for seed in (3, 4, 5):
+        calls = _cache_misses_in_wander(random.Random(seed), 12_900, 15_000)
+        alerts = _alerts(calls)
+        assert [a for a in alerts if a.sample_index < 12_900] == []
+        assert alerts and alerts[0].signals == ("tail",)
+        assert 12_900 <= alerts[0].sample_index < 12_900 + 500
