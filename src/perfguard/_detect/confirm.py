@@ -50,18 +50,19 @@ def _latency_effect(
     level_floor: float,
 ) -> float | None:
     # A burst is a dense run of slow calls: the shift must survive its removal.
+    # (the cheap figures first: most spans judged are turned down on them, and a
+    # decision is due every few hundred calls of an operation that keeps proposing)
     ratio = ratio_of(current["p50"], p50)
     least_ratio, burst = latency_rule(len(span), settings)
     floor = max(least_ratio, level_floor)
-    trimmed = without_densest_run(span, p50, burst)
-    trimmed_p50 = quantile_of(trimmed, 0.5)
     # a shift of a tick or two of the clock is quantization, not a slowdown
     least = p50 + (settings.min_effect_seconds or 0.0)
-    if current["p50"] < least or trimmed_p50 < least:
+    if current["p50"] < least or ratio < floor:
         return None
-    if ratio >= floor and ratio_of(trimmed_p50, p50) >= floor and _still_slow(span, p50, settings):
-        return ratio
-    return None
+    trimmed_p50 = quantile_of(without_densest_run(span, p50, burst), 0.5)
+    if trimmed_p50 < least or ratio_of(trimmed_p50, p50) < floor:
+        return None
+    return ratio if _still_slow(span, p50, settings) else None
 
 
 def _still_slow(span: list[float], p50: float, settings: DetectorSettings) -> bool:
@@ -144,16 +145,21 @@ def _tail_effect(
     tick = settings.min_effect_seconds or 0.0  # each limit at least this above its figure
     p95, p99 = reference.p95 * level + tick, reference.p99 * level + tick
     burst = settings.burst_length
-    trimmed = without_densest_run(without_densest_run(span, p95, burst), p95, burst)
+    # each effect on the span first, then (only if it holds) on what the bursts leave
     ratio = ratio_of(current["p95"], p95)
-    floor = settings.tail_floor
-    wider = ratio >= floor and ratio_of(quantile_of(trimmed, 0.95), p95) >= floor
-    share_floor = settings.tail_share_floor
-    heavier = share_above(span, p99) >= share_floor and share_above(trimmed, p99) >= share_floor
+    floor, share_floor = settings.tail_floor, settings.tail_share_floor
+    wider = ratio >= floor
+    heavier = share_above(span, p99) >= share_floor
+    if wider or heavier:
+        trimmed = without_densest_run(without_densest_run(span, p95, burst), p95, burst)
+        wider = wider and ratio_of(quantile_of(trimmed, 0.95), p95) >= floor
+        heavier = heavier and share_above(trimmed, p99) >= share_floor
     far = settings.far_tail_factor * p99
     far_floor = max(settings.far_tail_effect * far_rate, settings.far_tail_floor)
-    far_trimmed = without_densest_run(without_densest_run(span, far, burst), far, burst)
-    farther = share_above(span, far) >= far_floor and share_above(far_trimmed, far) >= far_floor
+    farther = share_above(span, far) >= far_floor
+    if farther:
+        far_trimmed = without_densest_run(without_densest_run(span, far, burst), far, burst)
+        farther = share_above(far_trimmed, far) >= far_floor
     if not (wider or heavier or farther):
         return None
     share = settings.still_heavy_share  # the far tail: as heavy as it was judged on
