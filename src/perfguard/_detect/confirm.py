@@ -84,7 +84,8 @@ def _still_heavy(
     if len(span) <= last:
         return True
     latest = span[-last:]
-    return any(share_above(latest, limit) >= share for limit, share in floors)
+    successes = sum(map((0.0).__le__, latest))
+    return any(share_above(latest, limit, successes) >= share for limit, share in floors)
 
 
 def latency_rule(calls: int, settings: DetectorSettings) -> tuple[float, int]:
@@ -148,15 +149,16 @@ def _tail_effect(
     # each effect on the span first, then (only if it holds) on what the bursts leave
     ratio = ratio_of(current["p95"], p95)
     floor, share_floor = settings.tail_floor, settings.tail_share_floor
+    successes = sum(map((0.0).__le__, span))
     wider = ratio >= floor
-    heavier = share_above(span, p99) >= share_floor
+    heavier = share_above(span, p99, successes) >= share_floor
     if wider or heavier:
         trimmed = without_densest_run(without_densest_run(span, p95, burst), p95, burst)
         wider = wider and ratio_of(quantile_of(trimmed, 0.95), p95) >= floor
         heavier = heavier and share_above(trimmed, p99) >= share_floor
     far = settings.far_tail_factor * p99
     far_floor = max(settings.far_tail_effect * far_rate, settings.far_tail_floor)
-    farther = share_above(span, far) >= far_floor
+    farther = share_above(span, far, successes) >= far_floor
     if farther:
         far_trimmed = without_densest_run(without_densest_run(span, far, burst), far, burst)
         farther = share_above(far_trimmed, far) >= far_floor
@@ -195,9 +197,11 @@ def quantile_of(encoded: list[float], q: float) -> float:
     return quantile(successes, q) if successes else 0.0
 
 
-def share_above(encoded: list[float], limit: float) -> float:
-    """Share of the successful samples slower than `limit` (failures are negative)."""
-    successes = sum(map((0.0).__le__, encoded))
+def share_above(encoded: list[float], limit: float, successes: int | None = None) -> float:
+    """Share of the successful samples slower than `limit` (failures are negative);
+    `successes`: their number, when the caller has counted them already."""
+    if successes is None:
+        successes = sum(map((0.0).__le__, encoded))
     return sum(map(limit.__lt__, encoded)) / successes if successes else 0.0
 
 
