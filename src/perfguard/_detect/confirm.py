@@ -252,13 +252,14 @@ def later_part(
         return None
     above = [0, *accumulate(map(limit.__lt__, encoded))]
     total = above[-1]
+    one_rate = _log_likelihood(total, n)
     best, best_at = evidence, 0
     for cut in range(BLOCK_SIZE, n - least + 1, BLOCK_SIZE):
         early, late = above[cut], total - above[cut]
         if late * cut <= early * (n - cut):
             continue  # not a rise
         gain = _log_likelihood(early, cut) + _log_likelihood(late, n - cut)
-        gain -= _log_likelihood(total, n)
+        gain -= one_rate
         if gain >= best:
             best, best_at = gain, cut
     return encoded[best_at:] if best_at else None
