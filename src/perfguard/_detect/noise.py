@@ -75,10 +75,11 @@ class LevelNoise:
         self._weight = float(_PRIOR_BLOCKS)
         self._last: float | None = None
         self._skip = False
-        # batch means: the ratios of the current 4-block batch, the half-built batches
-        # of the larger scales (None: empty), and per scale the mean squared deviation
-        # of its batch levels from the mean level and how many batches that rests on
-        self._batch = 1.0  # the product of the current batch's clamped ratios
+        # batch means: the product of the current 4-block batch's clamped ratios and
+        # how many it holds, the half-built batches of the larger scales (None: empty),
+        # and per scale the mean squared deviation of its batch levels from the mean
+        # level and how many batches that rests on
+        self._batch = 1.0
         self._batch_blocks = 0
         self._carry: list[float | None] = [None] * len(SCALES)
         self._scale_square = [0.0] * len(SCALES)
@@ -102,8 +103,7 @@ class LevelNoise:
         if previous is not None:
             self._cov += rate * ((previous - self._mean) * (level - self._mean) - self._cov)
         self._last = level
-        ratio = math.exp(level)  # within the clamp: the level was clamped as a log
-        self._batch *= ratio
+        self._batch *= math.exp(min(max(level, -LEVEL_LIMIT), LEVEL_LIMIT))
         self._batch_blocks += 1
         if self._batch_blocks == SCALES[0]:
             self._learn_batch(math.log(self._batch) / SCALES[0])
