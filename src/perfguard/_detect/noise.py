@@ -181,19 +181,7 @@ class LevelNoise:
         settled = self._weight >= _MEMORY and len(quiet) <= TRACK_EVERY
         if settled:
             self._skip = not self._skip
-        if settled and self._skip:
-            for median in quiet:
-                ratio = median * inverse
-                if ratio > 0.0:  # a block of zero durations (a coarse clock): no level
-                    product *= low if ratio < low else high if ratio > high else ratio
-                    filled += 1
-                    if filled == size:
-                        self._learn_batch(log(product) / size)
-                        product, filled = 1.0, 0
-            self._batch, self._batch_blocks = product, filled
-            quiet.clear()
-            self._last = None  # the next level does not follow this one
-            return
+        skipping = settled and self._skip  # this round feeds the batches alone
         memory = float(_MEMORY)
         weight, mean, var, cov = self._weight, self._mean, self._var, self._cov
         # no previous level (a fresh start): pairing the first with the mean adds ~nothing
@@ -209,6 +197,8 @@ class LevelNoise:
             if filled == size:  # batches use the mean as it stood before these blocks
                 self._learn_batch(log(product) / size)
                 product, filled = 1.0, 0
+            if skipping:
+                continue
             level = log(ratio)
             if weight < memory:
                 weight += 1.0
@@ -221,10 +211,13 @@ class LevelNoise:
             last = level
             learned = True
         self._batch, self._batch_blocks = product, filled
+        quiet.clear()
+        if skipping:
+            self._last = None  # the next level does not follow this one
+            return
         self._weight, self._mean, self._var, self._cov = weight, mean, var, cov
         if learned:
             self._last = last
-        quiet.clear()
 
     def discard(self) -> None:
         """An alert was confirmed: what was held was the degradation."""
